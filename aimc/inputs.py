@@ -1,0 +1,85 @@
+"""Exact definitions: activation quantisation and input bit slicing.
+
+Unsigned inputs (after a ReLU) are integers in [0, 2^B - 1]. Signed inputs (the first layer) are
+sign-magnitude: magnitude in [0, 2^(B-1) - 1] and a sign, applied as +V, 0 or -V, so a signed input needs
+B - 1 magnitude bits. Bit-serial application splits the magnitude into T = ceil(magnitude_bits / s) slices
+of s bits, x = sum_t 2^(s t) x_t, each slice carrying the input's sign; s = 0 applies the whole input
+through one DAC (T = 1).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "input_max",
+    "input_slices",
+    "magnitude_bits",
+    "quantize_inputs",
+    "slice_count",
+    "slice_significance",
+]
+
+
+def magnitude_bits(bits: int, signed: bool) -> int:
+    return bits - 1 if signed else bits
+
+
+def input_max(bits: int, signed: bool) -> int:
+    """Largest input magnitude code: 2^B - 1 (unsigned) or 2^(B-1) - 1 (signed)."""
+    return (1 << magnitude_bits(bits, signed)) - 1
+
+
+def slice_count(bits: int, slice_bits: int, signed: bool) -> int:
+    """T, the number of input slices (1 for whole inputs)."""
+    mag = magnitude_bits(bits, signed)
+    return 1 if slice_bits == 0 else -(-mag // slice_bits)
+
+
+def quantize_inputs(
+    x: torch.Tensor, bits: int, signed: bool, full_scale: float | torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Quantise activations to integer codes with a calibrated full-scale value.
+
+    Returns ``(x_int, scale)`` with ``x ~= x_int * scale``, ``scale = full_scale / input_max``. Values
+    beyond the full scale saturate at the largest code (the DAC's range); negative values are refused for
+    unsigned inputs, since they mean the layer was declared unsigned by mistake.
+    """
+    if signed and bits < 2:
+        raise ValueError("inputs.bits: signed inputs need at least 2 bits (sign + magnitude)")
+    if not torch.isfinite(x).all():
+        raise ValueError("inputs: must be finite (found NaN or inf)")
+    if not signed and bool((x < 0).any()):
+        raise ValueError("inputs: negative values given to an unsigned input quantiser; declare the layer signed")
+    full_scale = torch.as_tensor(full_scale, dtype=x.dtype, device=x.device)
+    if not bool((full_scale > 0).all()):
+        raise ValueError("inputs: the full-scale value must be > 0")
+    top = input_max(bits, signed)
+    scale = full_scale / top
+    x_int = torch.clamp(torch.round(x / scale), -top if signed else 0, top).to(torch.int64)
+    return x_int, scale
+
+
+def input_slices(x_int: torch.Tensor, bits: int, slice_bits: int, signed: bool) -> torch.Tensor:
+    """Signed input slices, stacked on a new leading dimension: ``x = sum_t 2^(s t) slices[t]``.
+
+    For whole inputs (``slice_bits = 0``) the single slice is ``x_int`` itself.
+    """
+    top = input_max(bits, signed)
+    if (x_int.numel() and int(x_int.abs().max()) > top) or (not signed and bool((x_int < 0).any())):
+        raise ValueError(f"inputs: codes must lie in [{-top if signed else 0}, {top}]")
+    if slice_bits == 0:
+        return x_int.unsqueeze(0)
+    sign = torch.sign(x_int)
+    mag = x_int.abs()
+    mask = (1 << slice_bits) - 1
+    count = slice_count(bits, slice_bits, signed)
+    return torch.stack([sign * ((mag >> (slice_bits * t)) & mask) for t in range(count)])
+
+
+def slice_significance(bits: int, slice_bits: int, signed: bool) -> tuple[int, ...]:
+    """2^(s t) for each input slice t."""
+    if slice_bits == 0:
+        return (1,)
+    return tuple(1 << (slice_bits * t) for t in range(slice_count(bits, slice_bits, signed)))
+

@@ -1,0 +1,92 @@
+"""Layers for MVM-level work: the built-in synthetic layer and user layers from ``.npz`` files.
+
+A layer is float weights [outputs, inputs] and float input vectors [vectors, inputs] (one per row). Both
+``aimc simulate`` and ``aimc estimate`` quantise them the same way (:func:`quantize_layer`): weights to
+``weights.bits`` per layer (or per channel), inputs to ``inputs.bits`` with the full scale at the largest
+input magnitude, signed (sign-magnitude) if any input is negative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .inputs import quantize_inputs
+from .mapping import quantize_weights
+from .scheme import Scheme
+
+__all__ = ["Layer", "QuantizedLayer", "load_layer", "quantize_layer", "synthetic_layer"]
+
+SYNTHETIC = {"outputs": 256, "inputs": 1152, "vectors": 64, "seed": 1234, "laplace_scale": 0.02}
+"""The built-in layer: Laplace(0, 0.02) weights (zero-peaked like trained networks), rectified-normal
+inputs max(N(0, 1), 0) (half of them zero, like post-ReLU activations), 1152 inputs x 256 outputs,
+64 input vectors, numpy seed 1234."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    weights: torch.Tensor
+    inputs: torch.Tensor
+    name: str
+
+
+@dataclass(frozen=True)
+class QuantizedLayer:
+    """Integer weights [N, K] and inputs [B, K], their scales, and the exact digital product [B, N]."""
+
+    w_int: torch.Tensor
+    x_int: torch.Tensor
+    w_scale: torch.Tensor
+    x_scale: torch.Tensor
+    signed_inputs: bool
+
+    @property
+    def reference(self) -> torch.Tensor:
+        """The digital reference: quantised inputs times quantised weights, in integer units (float64)."""
+        return (self.x_int @ self.w_int.T).to(torch.float64)
+
+
+def synthetic_layer() -> Layer:
+    """The documented built-in layer (see ``SYNTHETIC``); identical on every machine."""
+    rng = np.random.default_rng(SYNTHETIC["seed"])
+    w = rng.laplace(0.0, SYNTHETIC["laplace_scale"], size=(SYNTHETIC["outputs"], SYNTHETIC["inputs"]))
+    x = np.maximum(rng.standard_normal(size=(SYNTHETIC["vectors"], SYNTHETIC["inputs"])), 0.0)
+    return Layer(torch.from_numpy(w), torch.from_numpy(x), "synthetic")
+
+
+def load_layer(path: str | Path) -> Layer:
+    """Read an ``.npz`` with ``weights`` [outputs, inputs] and ``inputs`` [vectors, inputs] (float arrays)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--layer: no such file {str(path)!r}")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as e:  # numpy raises several types for a corrupt file
+        raise ValueError(f"--layer: cannot read {str(path)!r} as .npz ({e})") from None
+    missing = [k for k in ("weights", "inputs") if k not in data.files]
+    if missing:
+        raise ValueError(f"--layer: {path.name} lacks array(s) {', '.join(missing)}; needs weights and inputs")
+    w, x = np.asarray(data["weights"]), np.asarray(data["inputs"])
+    if w.ndim != 2 or x.ndim != 2:
+        raise ValueError(f"--layer: weights must be 2-D [outputs, inputs] and inputs 2-D [vectors, inputs]; "
+                         f"got {w.shape} and {x.shape}")
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(f"--layer: weights have {w.shape[1]} inputs but input vectors have {x.shape[1]}")
+    for name, a in (("weights", w), ("inputs", x)):
+        if not np.issubdtype(a.dtype, np.number) or not np.isfinite(a).all():
+            raise ValueError(f"--layer: {name} must be finite numbers (found NaN, inf or non-numeric values)")
+        if a.size == 0:
+            raise ValueError(f"--layer: {name} is empty")
+    return Layer(torch.from_numpy(w.astype(np.float64)), torch.from_numpy(x.astype(np.float64)), path.stem)
+
+
+def quantize_layer(layer: Layer, scheme: Scheme) -> QuantizedLayer:
+    """Quantise a layer as the scheme says; inputs are signed if any is negative."""
+    w_int, w_scale = quantize_weights(layer.weights, scheme.weights.bits, scheme.weights.per_channel)
+    signed = bool((layer.inputs < 0).any())
+    peak = float(layer.inputs.abs().max())
+    x_int, x_scale = quantize_inputs(layer.inputs, scheme.inputs.bits, signed, peak if peak > 0 else 1.0)
+    return QuantizedLayer(w_int, x_int, w_scale, x_scale, signed)

@@ -1,0 +1,228 @@
+"""Exact definition of an analog MVM's signal path: currents, ADC inputs, ADCs, digital recombination.
+
+Given the conductances a layer was programmed to (for one or many chips) and integer input codes, this
+module defines what every ADC sees and how the digital side turns the conversions back into the integer
+product sum_i w_ji x_i. The Monte Carlo engine calls it with perturbed conductances and its own current
+model (read noise, parasitics); with ideal conductances and a granular ADC of enough bits it returns the
+integer product exactly.
+
+Signal path, per row partition p and weight slice k (currents in units of Gmax x input code):
+
+* the input slices x_t (see :mod:`aimc.inputs`) drive the array; a column reads I_t = sum_i g_i x_ti;
+* the ADC input is s = I+ - I- (differential, analog subtraction), I+ and I- separately (digital
+  subtraction) or I (offset; plus the array's unit column I_u with ``mapping.offset = unit_column``);
+* digital accumulation converts every s_t and adds 2^(s t) Q(s_t); analog accumulation converts once,
+  Q(sum_t 2^(s t) s_t);
+* digits D_k = L_k / (1 - g_min) x (converted signal - pedestal), where the pedestal is 0 (differential),
+  g_min sum_i x_i (offset, digital removal, exact) or the converted unit column (offset, unit column);
+* y = sum_p sum_k 2^(b k) D_k x (1 or 1/2 for two-sided pairs), minus M sum_i x_i for the digital offset.
+
+All ADCs of one weight slice share one range (partitions and input slices included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from . import adc as adc_mod
+from .adc import ADCRange
+from .inputs import input_max, input_slices, slice_significance
+from .mapping import (
+    SliceLayout,
+    column_groups,
+    digits_to_conductance,
+    partitions,
+    unit_column_digits,
+    weight_digits,
+)
+from .scheme import Scheme
+
+__all__ = [
+    "CurrentsFn",
+    "ObserverFn",
+    "Programmed",
+    "analog_mvm",
+    "matmul_currents",
+    "program_ideal",
+    "signal_is_signed",
+    "structural_range",
+]
+
+CurrentsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""currents(g [C, N, Kp], x [T, B, Kp]) -> [C, T, B, N]: the column currents of one array partition."""
+ObserverFn = Callable[[int, torch.Tensor], None]
+"""observer(slice k, ADC input signal) called with every signal before conversion (for calibration)."""
+
+
+@dataclass
+class Programmed:
+    """A layer's conductances for C chips: ``g_pos``/``g_neg`` [C, S, N, K]; ``g_unit`` [C, S, G, K].
+
+    ``g_neg`` exists for differential mappings only; ``g_unit`` (one unit column per group of
+    ``array.columns`` outputs) for the offset mapping with unit-column subtraction only.
+    """
+
+    g_pos: torch.Tensor
+    g_neg: torch.Tensor | None
+    g_unit: torch.Tensor | None
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [t for t in (self.g_pos, self.g_neg, self.g_unit) if t is not None]
+
+
+def program_ideal(w_int: torch.Tensor, scheme: Scheme, dtype: torch.dtype = torch.float64) -> Programmed:
+    """Target conductances of integer weights [N, K] (one chip, no device error)."""
+    layout = SliceLayout.from_scheme(scheme)
+    d_pos, d_neg = weight_digits(w_int, layout)
+    g_pos = digits_to_conductance(d_pos, layout, dtype).unsqueeze(0)
+    g_neg = None if d_neg is None else digits_to_conductance(d_neg, layout, dtype).unsqueeze(0)
+    g_unit = None
+    if scheme.mapping.kind == "offset" and scheme.mapping.offset == "unit_column":
+        groups = len(column_groups(w_int.shape[0], scheme.array.columns))
+        unit = digits_to_conductance(unit_column_digits(layout), layout, dtype).to(w_int.device)
+        g_unit = unit.reshape(1, -1, 1, 1).expand(1, layout.slices, groups, w_int.shape[1]).clone()
+    return Programmed(g_pos, g_neg, g_unit)
+
+
+def signal_is_signed(scheme: Scheme, signed_inputs: bool) -> bool:
+    """Whether the ADC inputs can be negative: analog differential subtraction, or signed inputs."""
+    analog_diff = scheme.mapping.kind != "offset" and scheme.mapping.subtraction == "analog"
+    return analog_diff or signed_inputs
+
+
+def _adc_input_max(scheme: Scheme, signed_inputs: bool) -> int:
+    """Largest input code seen by one conversion: a slice's, or the whole input's (analog accumulation)."""
+    i = scheme.inputs
+    whole = input_max(i.bits, signed_inputs)
+    if i.slice_bits == 0 or i.accumulation == "analog":
+        return whole
+    return min((1 << i.slice_bits) - 1, whole)
+
+
+def structural_range(scheme: Scheme, k: int, fan_in: int, signed_inputs: bool) -> ADCRange:
+    """The ``max`` or ``granular`` range of weight slice k (ranges that need no profiled data)."""
+    layout = SliceLayout.from_scheme(scheme)
+    signed = signal_is_signed(scheme, signed_inputs)
+    bits, policy = scheme.adc.bits, scheme.adc.range
+    g_range = 1.0 - layout.g_min
+    if policy == "granular":
+        two_sided_analog = layout.kind == "differential_two_sided" and scheme.mapping.subtraction == "analog"
+        delta = g_range / layout.levels[k] * (2 if two_sided_analog else 1)
+        return adc_mod.granular_range(delta, bits, signed)
+    if policy != "max":
+        raise ValueError(f"adc.range: {policy} needs profiled signals (calibration), not a structural range")
+    rows = min(fan_in, scheme.array.rows)
+    x_max = _adc_input_max(scheme, signed_inputs)
+    top_fraction = layout.max_digit[k] / layout.levels[k]
+    analog_diff = layout.differential and scheme.mapping.subtraction == "analog"
+    g_top = g_range * top_fraction if analog_diff else layout.g_min + g_range * top_fraction
+    peak = rows * x_max * g_top
+    return ADCRange(-peak, peak) if signed else ADCRange(0.0, peak)
+
+
+def matmul_currents(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Ideal column currents: I[c, t, b, n] = sum_k g[c, n, k] x[t, b, k] (no wire resistance)."""
+    return torch.einsum("cnk,tbk->ctbn", g, x)
+
+
+def _convert(signal: torch.Tensor, k: int, ranges: list[ADCRange] | None, bits: int) -> torch.Tensor:
+    return signal if ranges is None else adc_mod.quantize(signal, bits, ranges[k])
+
+
+def analog_mvm(
+    x_int: torch.Tensor,
+    programmed: Programmed,
+    scheme: Scheme,
+    *,
+    signed_inputs: bool,
+    ranges: list[ADCRange] | None = None,
+    currents: CurrentsFn = matmul_currents,
+    gain: float = 1.0,
+    observer: ObserverFn | None = None,
+) -> torch.Tensor:
+    """The digital output [C, B, N] of the analog MVM of integer inputs ``x_int`` [B, K].
+
+    ``ranges`` holds one ADC range per weight slice (``None``: no ADC). ``gain`` is an analog gain applied
+    to every ADC input (drift compensation). Inputs are converted to the conductances' dtype.
+    """
+    layout = SliceLayout.from_scheme(scheme)
+    if ranges is not None and len(ranges) != layout.slices:
+        raise ValueError(f"ADC ranges: need one per weight slice ({layout.slices}), got {len(ranges)}")
+    if ranges is not None:
+        for r in ranges:
+            r.check_signal(signal_is_signed(scheme, signed_inputs))
+    if (scheme.mapping.kind == "offset" and scheme.mapping.offset == "unit_column") != (programmed.g_unit is not None):
+        raise ValueError("programmed: g_unit must be given exactly when mapping.offset is unit_column")
+    if x_int.dim() != 2 or x_int.shape[1] != programmed.g_pos.shape[-1]:
+        raise ValueError(f"inputs: expected [vectors, {programmed.g_pos.shape[-1]}], got {list(x_int.shape)}")
+    i = scheme.inputs
+    dtype = programmed.g_pos.dtype
+    x_slices = input_slices(x_int, i.bits, i.slice_bits, signed_inputs).to(dtype)
+    t_sig = torch.tensor(slice_significance(i.bits, i.slice_bits, signed_inputs), dtype=dtype, device=x_int.device)
+    chips, n_out = programmed.g_pos.shape[0], programmed.g_pos.shape[2]
+    out = torch.zeros(chips, x_int.shape[0], n_out, dtype=dtype, device=x_int.device)
+    groups = column_groups(n_out, scheme.array.columns)
+    group_index = torch.cat([torch.full((b - a,), gi, device=x_int.device) for gi, (a, b) in enumerate(groups)])
+    for start, stop in partitions(x_int.shape[1], scheme.array.rows):
+        xp = x_slices[..., start:stop]
+        x_total = (t_sig.reshape(-1, 1) * xp.sum(-1)).sum(0)  # [B]: sum_i x_i of this partition
+        for k in range(layout.slices):
+
+            def read(*parts: tuple[torch.Tensor, float], k: int = k) -> torch.Tensor:
+                """Convert the sum of coef x (currents of g) for slice k of this partition."""
+                signal = sum(coef * currents(g[:, k, :, start:stop], xp) for g, coef in parts)
+                return _accumulate_and_convert(signal, t_sig, scheme, k, ranges, gain, observer)
+
+            digits = _slice_digits(read, programmed, layout, scheme, k, x_total, group_index)
+            out += layout.significance[k] * layout.digit_weight * digits
+        if layout.kind == "offset" and scheme.mapping.offset == "digital":
+            out -= layout.m * x_total.reshape(1, -1, 1)
+    return out
+
+
+def _accumulate_and_convert(
+    signal: torch.Tensor,
+    t_sig: torch.Tensor,
+    scheme: Scheme,
+    k: int,
+    ranges: list[ADCRange] | None,
+    gain: float,
+    observer: ObserverFn | None,
+) -> torch.Tensor:
+    """signal [C, T, B, N] -> converted and accumulated [C, B, N]."""
+    signal = signal * gain
+    weights = t_sig.reshape(1, -1, 1, 1)
+    if scheme.inputs.accumulation == "analog" or signal.shape[1] == 1:
+        accumulated = (weights * signal).sum(1)
+        if observer is not None:
+            observer(k, accumulated)
+        return _convert(accumulated, k, ranges, scheme.adc.bits)
+    if observer is not None:
+        observer(k, signal)
+    return (weights * _convert(signal, k, ranges, scheme.adc.bits)).sum(1)
+
+
+def _slice_digits(
+    read: Callable[..., torch.Tensor],
+    programmed: Programmed,
+    layout: SliceLayout,
+    scheme: Scheme,
+    k: int,
+    x_total: torch.Tensor,
+    group_index: torch.Tensor,
+) -> torch.Tensor:
+    """Digit-unit output of weight slice k for one partition, [C, B, N]."""
+    to_digits = layout.current_to_digits(k)
+    g_pos, g_neg = programmed.g_pos, programmed.g_neg
+    if g_neg is not None:
+        if scheme.mapping.subtraction == "analog":
+            return to_digits * read((g_pos, 1.0), (g_neg, -1.0))
+        return to_digits * (read((g_pos, 1.0)) - read((g_neg, 1.0)))
+    converted = read((g_pos, 1.0))
+    if programmed.g_unit is not None:
+        unit = read((programmed.g_unit, 1.0))  # [C, B, G]
+        return to_digits * (converted - unit[..., group_index])
+    return to_digits * (converted - layout.g_min * x_total.reshape(1, -1, 1))
