@@ -1,0 +1,433 @@
+"""The Monte Carlo engine: device-level simulation of a layer's analog MVM on many chips at once.
+
+The signal path is :func:`aimc.pipeline.analog_mvm` (shared with the theory); this module supplies what
+the pipeline leaves open:
+
+* programmed chips (:func:`montecarlo.devices.program_chips`: programming error, clipping, drift, stuck
+  cells, frozen per chip);
+* the column-current model (:class:`CurrentModel`, the pipeline's ``currents`` hook): read noise drawn per
+  device afresh for every input vector and input slice, and wire resistance (exact circuit solvers of
+  :mod:`montecarlo.parasitics`);
+* ADC ranges: ``max``/``granular`` from the structure (:func:`aimc.pipeline.structural_range`),
+  ``calibrated``/``optimal`` from signals profiled on ideal arrays (observe -> calibrate -> convert);
+* batching over chips, input vectors and input slices, with memory bounded by chunking.
+
+Read noise modes. ``per_device`` (reference): every device of every read gets its own N(0, 1) draw,
+``I = sum_i (g_i + sigma_i z_i) x_i``. ``output_referred``: the same Gaussian sum drawn directly per column
+current, ``I = sum_i g_i x_i + sqrt(sum_i sigma_i^2 x_i^2) z``; identical in distribution (a sum of
+independent Gaussians; independent across columns, slices, vectors, and between the two cells of a
+differential pair, each read separately), tested in ``tests/montecarlo``.
+
+Exactness: the ideal reference (:attr:`aimc.layers.QuantizedLayer.reference`) is an int64 product; products on
+CUDA run with TF32 disabled (:func:`no_tf32`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from aimc import adc as adc_mod
+from aimc.adc import ADCRange
+from aimc.layers import Layer, QuantizedLayer, quantize_layer
+from aimc.mapping import SliceLayout, column_groups
+from aimc.metrics import error_summary
+from aimc.pipeline import (
+    Programmed,
+    analog_mvm,
+    matmul_currents,
+    program_ideal,
+    signal_is_signed,
+    structural_range,
+)
+from aimc.scheme import Scheme
+
+from .devices import drift_compensation_gain, program_chips, read_noise_sigma, stream_generator
+
+__all__ = [
+    "CurrentModel",
+    "MVMResult",
+    "SignalProfile",
+    "calibrate_ranges",
+    "no_tf32",
+    "profile_signals",
+    "ranges_from_profile",
+    "resolve_device",
+    "simulate_mvm",
+]
+
+READ_NOISE_MODES = ("per_device", "output_referred")
+DEFAULT_BUDGET = 1 << 25
+"""Elements of the largest intermediate tensor one block may create (chunking bound)."""
+
+
+@contextlib.contextmanager
+def no_tf32() -> Iterator[None]:
+    """Disable TF32 for CUDA matmuls and convolutions inside the block (integer-exact products)."""
+    old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch.device; ValueError (one line) for an unknown name or CUDA without a GPU."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"--device: unknown device {device!r}; allowed: cpu, cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device: cuda requested but no CUDA GPU is available; use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device: unsupported device {device!r}; allowed: cpu, cuda")
+    return dev
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Column currents: read noise and parasitics
+# ---------------------------------------------------------------------------------------------------------
+
+
+class CurrentModel:
+    """The pipeline's ``currents(g [C, N, Kp], x [T, B, Kp]) -> [C, T, B, N]`` hook for one scheme.
+
+    Every call is one read of one array (one cell polarity) for T input slices of B vectors: read noise is
+    drawn afresh for each call, vector and slice. ``zero`` is a placeholder conductance tensor whose
+    reads are skipped (zero current): the engine's fast path for analog differential subtraction
+    without per-read randomness, where g+ - g- is programmed as one array.
+    """
+
+    def __init__(
+        self,
+        scheme: Scheme,
+        generator: torch.Generator | None,
+        mode: str = "per_device",
+        budget: int = DEFAULT_BUDGET,
+    ):
+        if mode not in READ_NOISE_MODES:
+            raise ValueError(f"read_noise_mode: must be one of {', '.join(READ_NOISE_MODES)}, got {mode!r}")
+        self.device_model = scheme.device
+        self.noisy = scheme.device.read_noise.active
+        self.r = scheme.parasitics.r
+        self.topology = scheme.parasitics.topology
+        self.columns = scheme.array.columns
+        if mode == "output_referred" and self.r > 0 and self.noisy:
+            raise ValueError("read_noise_mode: output_referred is exact only without parasitics; use per_device")
+        self.mode = mode
+        self.generator = generator
+        self.budget = budget
+        self.zero_ptr: int | None = None
+
+    @property
+    def linear(self) -> bool:
+        """Currents are a fixed linear function of the inputs (no per-read randomness, no circuit)."""
+        return not self.noisy and self.r == 0
+
+    def _randn(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        return torch.randn(shape, generator=self.generator, dtype=like.dtype, device=like.device)
+
+    def __call__(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if self.zero_ptr is not None and g.data_ptr() == self.zero_ptr and all(s == 0 for s in g.stride()):
+            return g.new_zeros(g.shape[0], x.shape[0], x.shape[1], g.shape[1])
+        if self.r > 0:
+            return self._parasitic(g, x)
+        ideal = matmul_currents(g, x)
+        if not self.noisy:
+            return ideal
+        sigma = read_noise_sigma(g, self.device_model)
+        if self.mode == "output_referred":
+            std = torch.einsum("cnk,tbk->ctbn", sigma * sigma, x * x).sqrt()
+            return ideal + std * self._randn(tuple(ideal.shape), ideal)
+        c, n, kp = g.shape
+        t, b = x.shape[0], x.shape[1]
+        step = max(1, self.budget // max(1, c * t * n * kp))
+        parts = []
+        for b0 in range(0, b, step):
+            xb = x[:, b0 : b0 + step]
+            z = self._randn((c, t, xb.shape[1], n, kp), g)
+            parts.append(torch.einsum("ctbnk,tbk->ctbn", z * sigma[:, None, None], xb))
+        return ideal + torch.cat(parts, dim=2)
+
+    # -- wire resistance -------------------------------------------------------------------------------------
+    def _noisy_reads(self, g: torch.Tensor, t: int, b: int) -> torch.Tensor:
+        """g + read noise for every read: [C, T, B, N, Kp] (clamped at 0: a circuit needs g >= 0)."""
+        sigma = read_noise_sigma(g, self.device_model)
+        c, n, kp = g.shape
+        z = self._randn((c, t, b, n, kp), g)
+        return (g[:, None, None] + sigma[:, None, None] * z).clamp(min=0.0)
+
+    def _parasitic(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        from .parasitics import solve_gate_bitline, solve_row_column
+
+        g = g.clamp(min=0.0)  # clip none/zero may leave negative g; a resistor network needs g >= 0
+        c, n, kp = g.shape
+        t, b = x.shape[0], x.shape[1]
+        xf = x.reshape(t * b, kp)
+        if self.topology == "gate_bitline":
+            if not self.noisy:  # signed slices: positive and negative bits as two gate-driven reads
+                gt = g.transpose(1, 2)
+                out = g.new_zeros(c, t * b, n)
+                for sgn, part in ((1.0, xf.clamp(min=0.0)), (-1.0, (-xf).clamp(min=0.0))):
+                    if bool((part != 0).any()):
+                        out += sgn * solve_gate_bitline(gt, part, self.r)
+                return out.reshape(c, t, b, n)
+            # read noise: fold each read's gate bits into its own noisy array and drive all gates on
+            step = max(1, self.budget // max(1, c * t * n * kp))
+            out = g.new_zeros(c, t, b, n)
+            ones = g.new_ones(1, kp)
+            for b0 in range(0, b, step):
+                b1 = min(b, b0 + step)
+                noisy = self._noisy_reads(g, t, b1 - b0)  # [C, T, Bc, N, Kp]
+                xb = x[:, b0:b1]
+                for sgn, sel in ((1.0, xb.clamp(min=0.0)), (-1.0, (-xb).clamp(min=0.0))):
+                    if not bool((sel != 0).any()):
+                        continue
+                    cells = (noisy * sel[None, :, :, None, :]).reshape(-1, n, kp).transpose(1, 2)
+                    cur = solve_gate_bitline(cells, ones, self.r)  # [C*T*Bc, 1, N]
+                    out[:, :, b0:b1] += sgn * cur.reshape(c, t, b1 - b0, n)
+            return out
+        # row_column: voltage inputs; each group of `array.columns` outputs is one physical array
+        out = g.new_zeros(c, t * b, n)
+        for a0, a1 in column_groups(n, self.columns):
+            if not self.noisy:
+                out[:, :, a0:a1] = solve_row_column(g[:, a0:a1].transpose(1, 2), xf, self.r, self.r)
+                continue
+            for j in range(t * b):  # a fresh noisy array for every read (slow; exact)
+                noisy = self._noisy_reads(g[:, a0:a1], 1, 1)[:, 0, 0]
+                out[:, j : j + 1, a0:a1] = solve_row_column(noisy.transpose(1, 2), xf[j : j + 1], self.r, self.r)
+        return out.reshape(c, t, b, n)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ADC range calibration: observe -> calibrate -> convert
+# ---------------------------------------------------------------------------------------------------------
+
+
+class SignalProfile:
+    """An observer (``observer(k, signal)``) that keeps the ADC input signals of every weight slice.
+
+    At most ``cap`` values are kept per observer call (a uniform random subset, fixed seed), so profiling
+    memory is bounded by the calibration set's number of blocks, not its size in signals.
+    """
+
+    def __init__(self, slices: int, cap: int = 1 << 22, seed: int = 0):
+        self.samples: list[list[torch.Tensor]] = [[] for _ in range(slices)]
+        self.cap = cap
+        self.generator = torch.Generator().manual_seed(seed)
+        self.count = [0] * slices
+
+    def __call__(self, k: int, signal: torch.Tensor) -> None:
+        flat = signal.detach().reshape(-1).to("cpu", torch.float64)
+        self.count[k] += flat.numel()
+        if flat.numel() > self.cap:
+            flat = flat[torch.randperm(flat.numel(), generator=self.generator)[: self.cap]]
+        self.samples[k].append(flat)
+
+    def signals(self, k: int) -> torch.Tensor:
+        return torch.cat(self.samples[k]) if self.samples[k] else torch.zeros(0, dtype=torch.float64)
+
+
+def profile_signals(
+    scheme: Scheme,
+    w_int: torch.Tensor,
+    x_int: torch.Tensor,
+    signed_inputs: bool,
+    *,
+    dtype: torch.dtype = torch.float64,
+    chunk: int | None = None,
+    profile: SignalProfile | None = None,
+) -> SignalProfile:
+    """Run the ideal arrays (no device error, no ADC) on ``x_int`` and record every ADC input per slice."""
+    layout = SliceLayout.from_scheme(scheme)
+    profile = profile if profile is not None else SignalProfile(layout.slices)
+    ideal = program_ideal(w_int, scheme, dtype)
+    step = chunk or _vector_block(scheme, x_int.shape[1], w_int.shape[0], 1, False, DEFAULT_BUDGET, signed_inputs)
+    with no_tf32():
+        for b0 in range(0, x_int.shape[0], step):
+            analog_mvm(x_int[b0 : b0 + step], ideal, scheme, signed_inputs=signed_inputs, observer=profile)
+    return profile
+
+
+def ranges_from_profile(scheme: Scheme, profile: SignalProfile, signed_inputs: bool) -> list[ADCRange]:
+    """Calibrated or optimal ranges per weight slice, then the power-of-two constraint if configured."""
+    a = scheme.adc
+    signed = signal_is_signed(scheme, signed_inputs)
+    out = []
+    for k in range(len(profile.samples)):
+        samples = profile.signals(k)
+        if a.range == "calibrated":
+            out.append(adc_mod.calibrated_range(samples, a.percentile, signed))
+        elif a.range == "optimal":
+            out.append(adc_mod.optimal_range(samples, a.bits, signed))
+        else:
+            raise ValueError(f"adc.range: {a.range} is structural, not calibrated from profiled signals")
+    if a.power_of_two_slices and len(out) > 1:
+        out = adc_mod.power_of_two_ranges(out)
+    return out
+
+
+def calibrate_ranges(
+    scheme: Scheme,
+    w_int: torch.Tensor,
+    x_int: torch.Tensor | None,
+    signed_inputs: bool,
+    *,
+    dtype: torch.dtype = torch.float64,
+    chunk: int | None = None,
+) -> list[ADCRange] | None:
+    """One ADC range per weight slice for the scheme's policy (``None`` without an ADC).
+
+    ``max``/``granular`` need no data; ``calibrated``/``optimal`` profile the ideal arrays on the
+    calibration inputs ``x_int`` (integer codes [vectors, K]).
+    """
+    a = scheme.adc
+    layout = SliceLayout.from_scheme(scheme)
+    if a.bits == 0:
+        return None
+    if a.range in ("max", "granular"):
+        return [structural_range(scheme, k, w_int.shape[1], signed_inputs) for k in range(layout.slices)]
+    if x_int is None or x_int.shape[0] == 0:
+        raise ValueError(f"adc.range: {a.range} needs calibration inputs to profile")
+    profile = profile_signals(scheme, w_int, x_int, signed_inputs, dtype=dtype, chunk=chunk)
+    return ranges_from_profile(scheme, profile, signed_inputs)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MVMResult:
+    """Simulated outputs [chips, vectors, outputs] (float64, integer units) and the exact reference."""
+
+    outputs: torch.Tensor
+    reference: torch.Tensor
+    ranges: list[ADCRange] | None
+    gain: float
+    signed_inputs: bool
+
+    def summary(self) -> dict:
+        return error_summary(self.outputs, self.reference)
+
+
+def fast_scheme(scheme: Scheme, linear: bool) -> Scheme:
+    """An equivalent scheme that is cheaper to simulate when the column currents are linear.
+
+    With analog accumulation and linear currents, sum_t 2^(s t) (g . x_t) = g . x: one whole-input read
+    replaces T bit-serial reads (same ADC input, same structural and calibrated ranges).
+    """
+    i = scheme.inputs
+    if linear and i.accumulation == "analog" and i.slice_bits > 0:
+        return scheme.with_overrides({"inputs.slice_bits": 0})
+    return scheme
+
+
+def _vector_block(
+    scheme: Scheme, k: int, n: int, chips: int, per_device_noise: bool, budget: int, signed_inputs: bool
+) -> int:
+    from aimc.inputs import slice_count
+
+    i = scheme.inputs
+    t = slice_count(i.bits, i.slice_bits, signed_inputs)
+    rows = min(k, scheme.array.rows)
+    per_vector = chips * t * n * (rows if per_device_noise else 1) + t * k
+    return max(1, budget // max(1, per_vector))
+
+
+def _chip_block(scheme: Scheme, n: int, k: int, budget: int) -> int:
+    pairs = 1 if scheme.mapping.kind == "offset" else 2
+    per_chip = scheme.weights.slices * n * k * pairs
+    return max(1, budget // max(1, 4 * per_chip))
+
+
+def program(
+    w_int: torch.Tensor, scheme: Scheme, seed: int, chips: range | list[int], dtype: torch.dtype = torch.float32
+) -> Programmed:
+    """Programmed conductances of the given chips of run ``seed`` (on ``w_int``'s device)."""
+    return program_chips(program_ideal(w_int, scheme, dtype), scheme.device, seed, chips)
+
+
+def differential_fast_path(programmed: Programmed, currents: CurrentModel, scheme: Scheme) -> Programmed:
+    """For analog subtraction with linear currents, read g+ - g- as one array (the negative read is skipped)."""
+    if programmed.g_neg is None or scheme.mapping.subtraction != "analog" or not currents.linear:
+        return programmed
+    diff = programmed.g_pos - programmed.g_neg
+    zero = diff.new_zeros(()).expand(diff.shape)
+    currents.zero_ptr = zero.data_ptr()
+    return Programmed(diff, zero, programmed.g_unit)
+
+
+def simulate_mvm(
+    layer: Layer | QuantizedLayer,
+    scheme: Scheme,
+    chips: int = 1,
+    seed: int = 0,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    chunk: int | None = None,
+    read_noise_mode: str = "per_device",
+    ranges: list[ADCRange] | None | str = "auto",
+    calibration_inputs: torch.Tensor | None = None,
+    budget: int = DEFAULT_BUDGET,
+) -> MVMResult:
+    """Simulate ``chips`` programmed chips of the layer's analog MVM on all its input vectors.
+
+    Args:
+        layer: a float :class:`~aimc.layers.Layer` (quantised as ``aimc simulate`` does) or a
+            :class:`~aimc.layers.QuantizedLayer`.
+        chips: Monte Carlo chips; chip c's frozen errors depend only on (seed, c).
+        device, dtype: where and in which float type conductances and currents live (float32 default,
+            float64 for validation).
+        chunk: input vectors per block (default: sized from ``budget`` elements per intermediate tensor).
+        read_noise_mode: ``per_device`` (reference) or ``output_referred`` (Gaussian, same distribution).
+        ranges: ADC ranges per weight slice, ``None`` for no ADC, or ``"auto"``: from the scheme
+            (structural, or calibrated on ``calibration_inputs``, default the layer's own inputs).
+    """
+    if chips < 1:
+        raise ValueError(f"chips: must be >= 1, got {chips}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype: float32 or float64, got {dtype}")
+    dev = resolve_device(device)
+    q = layer if isinstance(layer, QuantizedLayer) else quantize_layer(layer, scheme)
+    w_int, x_int = q.w_int.to(dev), q.x_int.to(dev)
+    signed = q.signed_inputs
+    n, k = w_int.shape
+    if isinstance(ranges, str):
+        if ranges != "auto":
+            raise ValueError(f"ranges: a list of ADCRange, None or 'auto', got {ranges!r}")
+        x_cal = x_int if calibration_inputs is None else calibration_inputs.to(dev)
+        ranges = calibrate_ranges(scheme, w_int, x_cal, signed, dtype=torch.float64)
+    gain = drift_compensation_gain(scheme.device.drift)
+    currents = CurrentModel(scheme, stream_generator(seed, 2, 0, dev), read_noise_mode, budget)
+    sim_scheme = fast_scheme(scheme, currents.linear)
+    per_device = currents.noisy and read_noise_mode == "per_device"
+    c_step = _chip_block(scheme, n, k, budget)
+    b_step = chunk or _vector_block(sim_scheme, k, n, min(c_step, chips), per_device, budget, signed)
+    out = torch.empty(chips, x_int.shape[0], n, dtype=torch.float64)
+    ideal = program_ideal(w_int, scheme, dtype)
+    with no_tf32():
+        for c0 in range(0, chips, c_step):
+            c1 = min(chips, c0 + c_step)
+            programmed = program_chips(ideal, scheme.device, seed, range(c0, c1))
+            programmed = differential_fast_path(programmed, currents, scheme)
+            for b0 in range(0, x_int.shape[0], b_step):
+                y = analog_mvm(
+                    x_int[b0 : b0 + b_step],
+                    programmed,
+                    sim_scheme,
+                    signed_inputs=signed,
+                    ranges=ranges,
+                    currents=currents,
+                    gain=gain,
+                )
+                out[c0:c1, b0 : b0 + b_step] = y.to("cpu", torch.float64)
+    return MVMResult(out, q.reference, ranges, gain, signed)
+
