@@ -1,0 +1,164 @@
+"""The ``aimc`` command line: presets, show, check, estimate, formulas, simulate, accuracy, validate, figures.
+
+Every error a user can cause (a bad value, an unknown preset, a missing file) prints one line on stderr
+and exits with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ._fields import ConfigError
+
+__all__ = ["build_parser", "main"]
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from .presets import NOT_REPRESENTED, PRESETS
+
+    if args.json:
+        print(json.dumps(list(PRESETS)))
+        return 0
+    width = max(len(n) for n in PRESETS)
+    group = None
+    for p in PRESETS.values():
+        if p.group != group:
+            group = p.group
+            print(f"\n[{group}]")
+        print(f"  {p.name:<{width}}  {p.description}")
+    print("\n[not representable]")
+    for name, why in NOT_REPRESENTED.items():
+        print(f"  {name:<{width}}  {why}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .presets import PRESETS, get_preset
+
+    scheme = get_preset(args.name)
+    if args.json:
+        print(scheme.to_json())
+        return 0
+    print(f"{args.name}: {PRESETS[args.name].description}\n")
+    for path in scheme.paths():
+        value = scheme.to_dict()
+        for part in path.split("."):
+            value = value[part]
+        print(f"  {path} = {json.dumps(value)}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .scheme import Scheme
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise ConfigError("FILE", f"no such file {args.file!r}")
+    Scheme.from_json(path.read_text())
+    print(f"{args.file}: valid scheme")
+    return 0
+
+
+def _print_result(result: dict, args: argparse.Namespace, formatter: Callable[[dict], str] | None) -> None:
+    if getattr(args, "json", False) or formatter is None:
+        print(json.dumps(result, indent=2, default=float))
+    else:
+        print(formatter(result))
+
+
+def _format_simulation(result: dict) -> str:
+    ci = result.get("relative_rms_ci")
+    ci_text = f"  (95 % CI {ci[0]:.4g} .. {ci[1]:.4g} over chips)" if ci else ""
+    lines = [f"Monte Carlo: {result.get('scheme', '')}"]
+    lines.append(f"  relative_rms = {result['relative_rms']:.4g}{ci_text}")
+    lines.append(f"  bias         = {result['bias']:.3g}")
+    for key in ("chips", "vectors", "outputs", "inputs", "seconds"):
+        if key in result:
+            lines.append(f"  {key:<12} = {result[key]}")
+    return "\n".join(lines)
+
+
+# name: (help, module, add-arguments function, run function returning a dict, formatter name or None)
+_EXTERNAL = {
+    "estimate": ("error budget in closed form (milliseconds)", "aimc.theory.cli", "add_estimate_arguments",
+                 "run_estimate", "format_budget_table"),
+    "formulas": ("print the derived expressions", "aimc.theory.cli", "add_formulas_arguments", "run_formulas", None),
+    "simulate": ("device-level Monte Carlo of an analog MVM", "aimc.montecarlo.cli", "add_simulate_arguments",
+                 "run_simulate", "aimc.cli:_format_simulation"),
+    "accuracy": ("top-1 accuracy of a network on simulated analog hardware", "aimc.validation.cli",
+                 "add_accuracy_arguments", "run_accuracy", "format_accuracy"),
+    "validate": ("theory against Monte Carlo sweeps", "aimc.validation.cli", "add_validate_arguments",
+                 "run_validate", "format_validation"),
+}
+
+
+def _external(name: str, parser: argparse.ArgumentParser) -> None:
+    """Attach the arguments and runner of a sub-command whose code lives in another package."""
+    import importlib
+
+    _, module_name, adder, runner, formatter_name = _EXTERNAL[name]
+    module = importlib.import_module(module_name)
+    getattr(module, adder)(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        result = getattr(module, runner)(args)
+        if isinstance(result, int):
+            return result
+        formatter = None
+        if formatter_name and ":" in formatter_name:
+            mod, attr = formatter_name.split(":")
+            formatter = getattr(importlib.import_module(mod), attr)
+        elif formatter_name:
+            formatter = getattr(module, formatter_name, None)
+        if isinstance(result, str):
+            print(result)
+        else:
+            _print_result(result, args, formatter)
+        return 0
+
+    parser.set_defaults(func=run)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; the arguments of an external sub-command are loaded only when it is the one named."""
+    parser = argparse.ArgumentParser(prog="aimc", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("presets", help="list the named schemes")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_presets)
+    p = sub.add_parser("show", help="print a preset's full configuration")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_show)
+    p = sub.add_parser("check", help="validate a scheme JSON file")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_check)
+    for name, entry in _EXTERNAL.items():
+        p = sub.add_parser(name, help=entry[0])
+        if name == command:
+            _external(name, p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE"):  # `aimc presets | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, ValueError, FileNotFoundError, KeyError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"aimc {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
