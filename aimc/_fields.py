@@ -83,6 +83,12 @@ def _check_number(path: str, value: Any, meta: dict) -> None:
         raise ConfigError(path, f"must be {_describe_range(meta)}, got {value!r}")
 
 
+def _finite_numbers(value: Any) -> bool:
+    return isinstance(value, tuple) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    )
+
+
 def validate_fields(obj: Any, path: str = "") -> None:
     """Check every declared field of ``obj`` against its spec; raise :class:`ConfigError` on the first bad one."""
     for f in dataclasses.fields(obj):
@@ -102,8 +108,5 @@ def validate_fields(obj: Any, path: str = "") -> None:
         elif kind is bool:
             if not isinstance(value, bool):
                 raise ConfigError(where, f"must be true or false, got {value!r}")
-        elif kind is tuple:
-            if not isinstance(value, tuple) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
-            ):
-                raise ConfigError(where, f"must be a list of finite numbers, got {value!r}")
+        elif kind is tuple and not _finite_numbers(value):
+            raise ConfigError(where, f"must be a list of finite numbers, got {value!r}")

@@ -45,7 +45,9 @@ class ADCRange:
         if self.high <= self.low:
             raise ValueError(f"ADC range: high must exceed low, got [{self.low}, {self.high}]")
         if self.low < 0 and not math.isclose(self.low, -self.high, rel_tol=1e-12):
-            raise ValueError(f"ADC range: a signed range must be symmetric about zero, got [{self.low}, {self.high}]")
+            raise ValueError(
+                f"ADC range: a signed range must be symmetric about zero, got [{self.low}, {self.high}]"
+            )
 
     @property
     def signed(self) -> bool:
@@ -128,7 +130,7 @@ def _quantiles(flat: torch.Tensor, qs: tuple[float, ...]) -> list[float]:
     out = []
     for q in qs:
         pos = q * (n - 1)
-        i = int(math.floor(pos))
+        i = math.floor(pos)
         j = min(i + 1, n - 1)
         out.append(float(ordered[i] + (ordered[j] - ordered[i]) * (pos - i)))
     return out

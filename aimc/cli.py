@@ -85,15 +85,41 @@ def _format_simulation(result: dict) -> str:
 
 # name: (help, module, add-arguments function, run function returning a dict, formatter name or None)
 _EXTERNAL = {
-    "estimate": ("error budget in closed form (milliseconds)", "aimc.theory.cli", "add_estimate_arguments",
-                 "run_estimate", "format_budget_table"),
-    "formulas": ("print the derived expressions", "aimc.theory.cli", "add_formulas_arguments", "run_formulas", None),
-    "simulate": ("device-level Monte Carlo of an analog MVM", "aimc.montecarlo.cli", "add_simulate_arguments",
-                 "run_simulate", "aimc.cli:_format_simulation"),
-    "accuracy": ("top-1 accuracy of a network on simulated analog hardware", "aimc.validation.cli",
-                 "add_accuracy_arguments", "run_accuracy", "format_accuracy"),
-    "validate": ("theory against Monte Carlo sweeps", "aimc.validation.cli", "add_validate_arguments",
-                 "run_validate", "format_validation"),
+    "estimate": (
+        "error budget in closed form (milliseconds)",
+        "aimc.theory.cli",
+        "add_estimate_arguments",
+        "run_estimate",
+        "format_budget_table",
+    ),
+    "formulas": (
+        "print the derived expressions",
+        "aimc.theory.cli",
+        "add_formulas_arguments",
+        "run_formulas",
+        None,
+    ),
+    "simulate": (
+        "device-level Monte Carlo of an analog MVM",
+        "aimc.montecarlo.cli",
+        "add_simulate_arguments",
+        "run_simulate",
+        "aimc.cli:_format_simulation",
+    ),
+    "accuracy": (
+        "top-1 accuracy of a network on simulated analog hardware",
+        "aimc.validation.cli",
+        "add_accuracy_arguments",
+        "run_accuracy",
+        "format_accuracy",
+    ),
+    "validate": (
+        "theory against Monte Carlo sweeps",
+        "aimc.validation.cli",
+        "add_validate_arguments",
+        "run_validate",
+        "format_validation",
+    ),
 }
 
 

@@ -15,9 +15,16 @@ def add_scheme_arguments(parser: argparse.ArgumentParser, default_preset: str | 
     """--preset NAME, --config FILE.json, --set PATH=VALUE (repeatable)."""
     helptext = "named scheme (aimc presets)" + (f"; default {default_preset}" if default_preset else "")
     parser.add_argument("--preset", default=None, help=helptext)
-    parser.add_argument("--config", default=None, metavar="FILE", help="scheme JSON file (as printed by aimc show --json)")
-    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
-                        help="override a field by dotted path, e.g. --set adc.bits=6 (repeatable)")
+    parser.add_argument(
+        "--config", default=None, metavar="FILE", help="scheme JSON file (as printed by aimc show --json)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a field by dotted path, e.g. --set adc.bits=6 (repeatable)",
+    )
     parser.set_defaults(_default_preset=default_preset)
 
 

@@ -50,7 +50,9 @@ def quantize_inputs(
     if not torch.isfinite(x).all():
         raise ValueError("inputs: must be finite (found NaN or inf)")
     if not signed and bool((x < 0).any()):
-        raise ValueError("inputs: negative values given to an unsigned input quantiser; declare the layer signed")
+        raise ValueError(
+            "inputs: negative values given to an unsigned input quantiser; declare the layer signed"
+        )
     full_scale = torch.as_tensor(full_scale, dtype=x.dtype, device=x.device)
     if not bool((full_scale > 0).all()):
         raise ValueError("inputs: the full-scale value must be > 0")
@@ -82,4 +84,3 @@ def slice_significance(bits: int, slice_bits: int, signed: bool) -> tuple[int, .
     if slice_bits == 0:
         return (1,)
     return tuple(1 << (slice_bits * t) for t in range(slice_count(bits, slice_bits, signed)))
-

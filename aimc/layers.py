@@ -8,6 +8,7 @@ input magnitude, signed (sign-magnitude) if any input is negative.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,15 +65,19 @@ def load_layer(path: str | Path) -> Layer:
         raise ValueError(f"--layer: no such file {str(path)!r}")
     try:
         data = np.load(path, allow_pickle=False)
-    except Exception as e:  # numpy raises several types for a corrupt file
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise ValueError(f"--layer: cannot read {str(path)!r} as .npz ({e})") from None
     missing = [k for k in ("weights", "inputs") if k not in data.files]
     if missing:
-        raise ValueError(f"--layer: {path.name} lacks array(s) {', '.join(missing)}; needs weights and inputs")
+        raise ValueError(
+            f"--layer: {path.name} lacks array(s) {', '.join(missing)}; needs weights and inputs"
+        )
     w, x = np.asarray(data["weights"]), np.asarray(data["inputs"])
     if w.ndim != 2 or x.ndim != 2:
-        raise ValueError(f"--layer: weights must be 2-D [outputs, inputs] and inputs 2-D [vectors, inputs]; "
-                         f"got {w.shape} and {x.shape}")
+        raise ValueError(
+            f"--layer: weights must be 2-D [outputs, inputs] and inputs 2-D [vectors, inputs]; "
+            f"got {w.shape} and {x.shape}"
+        )
     if w.shape[1] != x.shape[1]:
         raise ValueError(f"--layer: weights have {w.shape[1]} inputs but input vectors have {x.shape[1]}")
     for name, a in (("weights", w), ("inputs", x)):

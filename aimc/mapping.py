@@ -136,7 +136,9 @@ def weight_digits(w_int: torch.Tensor, layout: SliceLayout) -> tuple[torch.Tenso
     return torch.where(positive, magnitude, zero), torch.where(positive, zero, magnitude)
 
 
-def digits_to_conductance(digits: torch.Tensor, layout: SliceLayout, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def digits_to_conductance(
+    digits: torch.Tensor, layout: SliceLayout, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
     """g = g_min + (1 - g_min) d / L_k for digits of shape [slices, ...]."""
     shape = (-1,) + (1,) * (digits.dim() - 1)
     levels = torch.tensor(layout.levels, dtype=dtype, device=digits.device).reshape(shape)

@@ -38,6 +38,10 @@ def error_summary(outputs: torch.Tensor, reference: torch.Tensor, confidence: fl
         "relative_rms_ci": None,
     }
     if chips >= 2:
-        half = stats.t.ppf(0.5 + confidence / 2, chips - 1) * float(per_chip.std(unbiased=True)) / math.sqrt(chips)
+        half = (
+            stats.t.ppf(0.5 + confidence / 2, chips - 1)
+            * float(per_chip.std(unbiased=True))
+            / math.sqrt(chips)
+        )
         summary["relative_rms_ci"] = [math.sqrt(max(mse - half, 0.0)) / ref, math.sqrt(mse + half) / ref]
     return summary

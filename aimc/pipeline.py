@@ -154,26 +154,37 @@ def analog_mvm(
     if ranges is not None:
         for r in ranges:
             r.check_signal(signal_is_signed(scheme, signed_inputs))
-    if (scheme.mapping.kind == "offset" and scheme.mapping.offset == "unit_column") != (programmed.g_unit is not None):
+    if (scheme.mapping.kind == "offset" and scheme.mapping.offset == "unit_column") != (
+        programmed.g_unit is not None
+    ):
         raise ValueError("programmed: g_unit must be given exactly when mapping.offset is unit_column")
     if x_int.dim() != 2 or x_int.shape[1] != programmed.g_pos.shape[-1]:
         raise ValueError(f"inputs: expected [vectors, {programmed.g_pos.shape[-1]}], got {list(x_int.shape)}")
     i = scheme.inputs
     dtype = programmed.g_pos.dtype
     x_slices = input_slices(x_int, i.bits, i.slice_bits, signed_inputs).to(dtype)
-    t_sig = torch.tensor(slice_significance(i.bits, i.slice_bits, signed_inputs), dtype=dtype, device=x_int.device)
+    t_sig = torch.tensor(
+        slice_significance(i.bits, i.slice_bits, signed_inputs), dtype=dtype, device=x_int.device
+    )
     chips, n_out = programmed.g_pos.shape[0], programmed.g_pos.shape[2]
     out = torch.zeros(chips, x_int.shape[0], n_out, dtype=dtype, device=x_int.device)
     groups = column_groups(n_out, scheme.array.columns)
-    group_index = torch.cat([torch.full((b - a,), gi, device=x_int.device) for gi, (a, b) in enumerate(groups)])
+    group_index = torch.cat(
+        [torch.full((b - a,), gi, device=x_int.device) for gi, (a, b) in enumerate(groups)]
+    )
     for start, stop in partitions(x_int.shape[1], scheme.array.rows):
         xp = x_slices[..., start:stop]
         x_total = (t_sig.reshape(-1, 1) * xp.sum(-1)).sum(0)  # [B]: sum_i x_i of this partition
         for k in range(layout.slices):
 
-            def read(*parts: tuple[torch.Tensor, float], k: int = k) -> torch.Tensor:
+            def read(
+                *parts: tuple[torch.Tensor, float],
+                k: int = k,
+                rows: slice = slice(start, stop),
+                xp: torch.Tensor = xp,
+            ) -> torch.Tensor:
                 """Convert the sum of coef x (currents of g) for slice k of this partition."""
-                signal = sum(coef * currents(g[:, k, :, start:stop], xp) for g, coef in parts)
+                signal = sum(coef * currents(g[:, k, :, rows], xp) for g, coef in parts)
                 return _accumulate_and_convert(signal, t_sig, scheme, k, ranges, gain, observer)
 
             digits = _slice_digits(read, programmed, layout, scheme, k, x_total, group_index)

@@ -84,7 +84,12 @@ _PRESETS = [
         "slice count for B is not available: 1 bit per cell is what it states).",
         {**_DESIGN_A, "weights.slices": 7},
     ),
-    Preset("design-c", "paper design", "Paper design C: design A with 144-row arrays.", {**_DESIGN_A, "array.rows": 144}),
+    Preset(
+        "design-c",
+        "paper design",
+        "Paper design C: design A with 144-row arrays.",
+        {**_DESIGN_A, "array.rows": 144},
+    ),
     Preset(
         "design-e",
         "paper design",
@@ -108,10 +113,18 @@ _PRESETS = [
         "(unit column), 128 rows, 8-bit ADC (granular).",
         _accelerator("offset", 2, 128, 8, True),
     ),
-    Preset("newton", "Table 1", "Newton (Nag et al., IEEE Micro 2018): as ISAAC in the paper's Table 1.",
-           _accelerator("offset", 2, 128, 8, True)),
-    Preset("puma", "Table 1", "PUMA (Ankit et al., ASPLOS 2019): 2 b/cell, full precision, offset, 128 rows, 8-bit ADC.",
-           _accelerator("offset", 2, 128, 8, True)),
+    Preset(
+        "newton",
+        "Table 1",
+        "Newton (Nag et al., IEEE Micro 2018): as ISAAC in the paper's Table 1.",
+        _accelerator("offset", 2, 128, 8, True),
+    ),
+    Preset(
+        "puma",
+        "Table 1",
+        "PUMA (Ankit et al., ASPLOS 2019): 2 b/cell, full precision, offset, 128 rows, 8-bit ADC.",
+        _accelerator("offset", 2, 128, 8, True),
+    ),
     Preset(
         "prime",
         "Table 1",
@@ -149,8 +162,12 @@ _PRESETS = [
             "device.programming.alpha": 1.0,
         },
     ),
-    Preset("yao", "Table 1", "Yao et al. (Nature 2020, experimental): unsliced, differential, 128 rows, 8-bit ADC.",
-           _accelerator("differential", None, 128, 8, False)),
+    Preset(
+        "yao",
+        "Table 1",
+        "Yao et al. (Nature 2020, experimental): unsliced, differential, 128 rows, 8-bit ADC.",
+        _accelerator("differential", None, 128, 8, False),
+    ),
     Preset(
         "guo",
         "Table 1",
@@ -171,8 +188,13 @@ for _name, _law in DEVICE_LAWS.items():
         _over["device.read_noise.model"] = _law.read_noise
         _over["device.read_noise.alpha"] = 1.0
     _PRESETS.append(
-        Preset(_name, "device", f"The default scheme (differential, unsliced, 1152 rows, bit-serial inputs with analog "
-               f"accumulation, 8-bit calibrated ADC) with the {_name} device: {_law.description} Source: {_law.source}.", _over)
+        Preset(
+            _name,
+            "device",
+            f"The default scheme (differential, unsliced, 1152 rows, bit-serial inputs with analog "
+            f"accumulation, 8-bit calibrated ADC) with the {_name} device: {_law.description} Source: {_law.source}.",
+            _over,
+        )
     )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}

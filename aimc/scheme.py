@@ -11,6 +11,7 @@ Units: conductances are normalised to the largest, g = G / Gmax in [g_min, 1], g
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -73,7 +74,9 @@ class ErrorModel:
         doc="Polynomial coefficients c0, c1, ... of sigma(g) in units of Gmax (model polynomial only).",
     )
     table_g: tuple = spec(
-        (), kind=tuple, doc="Strictly increasing conductances (units of Gmax) of a sigma table (model table only)."
+        (),
+        kind=tuple,
+        doc="Strictly increasing conductances (units of Gmax) of a sigma table (model table only).",
     )
     table_sigma: tuple = spec(
         (), kind=tuple, doc="sigma at each table_g, in units of Gmax, >= 0 (model table only)."
@@ -118,13 +121,15 @@ class ErrorModel:
             grid = torch.linspace(g_min, 1.0, 1001, dtype=torch.float64)
             worst = float(self.sigma(grid, g_min).min())
             if worst < 0:
-                raise ConfigError(f"{path}.model", f"{m} gives a negative sigma ({worst:.3g}) inside [g_min, 1]")
+                raise ConfigError(
+                    f"{path}.model", f"{m} gives a negative sigma ({worst:.3g}) inside [g_min, 1]"
+                )
 
     def _check_table(self, path: str, g_min: float) -> None:
         g, s = self.table_g, self.table_sigma
         if len(g) < 2 or len(g) != len(s):
             raise ConfigError(f"{path}.table_sigma", "needs as many entries as table_g, at least 2")
-        if any(b <= a for a, b in zip(g, g[1:])):
+        if any(b <= a for a, b in itertools.pairwise(g)):
             raise ConfigError(f"{path}.table_g", "must be strictly increasing")
         if g[0] > g_min + 1e-12 or g[-1] < 1.0 - 1e-12:
             raise ConfigError(f"{path}.table_g", f"must cover [g_min, 1] = [{g_min:.6g}, 1]")
@@ -162,8 +167,12 @@ class Drift:
 class StuckCells:
     """Cells stuck at g_min or at Gmax, drawn once per programmed chip."""
 
-    p_off: float = spec(0.0, kind=float, minimum=0.0, maximum=1.0, doc="Probability a cell is stuck at g_min.")
-    p_on: float = spec(0.0, kind=float, minimum=0.0, maximum=1.0, doc="Probability a cell is stuck at 1 (Gmax).")
+    p_off: float = spec(
+        0.0, kind=float, minimum=0.0, maximum=1.0, doc="Probability a cell is stuck at g_min."
+    )
+    p_on: float = spec(
+        0.0, kind=float, minimum=0.0, maximum=1.0, doc="Probability a cell is stuck at 1 (Gmax)."
+    )
 
     @property
     def active(self) -> bool:
@@ -246,7 +255,9 @@ class Weights:
         doc="S: weight slices of b bits each (1 = unsliced). Differential slices the magnitude (B_w - 1 bits), "
         "offset slices u = w + M (B_w bits); b = ceil(bits / S), the top slice may be under-used.",
     )
-    per_channel: bool = spec(False, kind=bool, doc="Quantisation scale per output channel instead of per layer.")
+    per_channel: bool = spec(
+        False, kind=bool, doc="Quantisation scale per output channel instead of per layer."
+    )
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,9 @@ def _valid_slices(kind: str, bits: int) -> list[int]:
 def configurations(draw):
     kind = draw(st.sampled_from(["differential", "differential_two_sided", "offset"]))
     weight_bits = draw(st.integers(2, 9))
-    slices = 1 if kind == "differential_two_sided" else draw(st.sampled_from(_valid_slices(kind, weight_bits)))
+    slices = (
+        1 if kind == "differential_two_sided" else draw(st.sampled_from(_valid_slices(kind, weight_bits)))
+    )
     input_bits = draw(st.integers(2, 8))
     slice_bits = draw(st.integers(0, input_bits))
     overrides = {

@@ -9,10 +9,26 @@ from aimc import ConfigError, ErrorModel, Scheme
 from aimc.presets import PRESETS, get_preset
 
 REQUIRED_PATHS = [
-    "mapping.kind", "mapping.offset", "weights.bits", "weights.slices", "inputs.bits", "inputs.slice_bits",
-    "inputs.accumulation", "array.rows", "adc.bits", "adc.range", "adc.percentile", "device.on_off", "device.clip",
-    "device.programming.model", "device.programming.alpha", "device.programming.alpha_relative_to",
-    "device.read_noise.model", "device.read_noise.alpha", "parasitics.r", "parasitics.topology",
+    "mapping.kind",
+    "mapping.offset",
+    "weights.bits",
+    "weights.slices",
+    "inputs.bits",
+    "inputs.slice_bits",
+    "inputs.accumulation",
+    "array.rows",
+    "adc.bits",
+    "adc.range",
+    "adc.percentile",
+    "device.on_off",
+    "device.clip",
+    "device.programming.model",
+    "device.programming.alpha",
+    "device.programming.alpha_relative_to",
+    "device.read_noise.model",
+    "device.read_noise.alpha",
+    "parasitics.r",
+    "parasitics.topology",
 ]
 
 
@@ -37,19 +53,28 @@ def test_infinite_on_off_is_written_as_string_and_read_back():
 
 
 def test_overrides_parse_command_line_strings():
-    s = Scheme().with_overrides({
-        "adc.bits": "6", "adc.range": "max", "device.programming.model": "state_proportional",
-        "device.programming.alpha": "0.05", "adc.power_of_two_slices": "false", "device.on_off": "inf",
-    })
+    s = Scheme().with_overrides(
+        {
+            "adc.bits": "6",
+            "adc.range": "max",
+            "device.programming.model": "state_proportional",
+            "device.programming.alpha": "0.05",
+            "adc.power_of_two_slices": "false",
+            "device.on_off": "inf",
+        }
+    )
     assert (s.adc.bits, s.adc.range, s.adc.power_of_two_slices) == (6, "max", False)
     assert s.device.programming.alpha == 0.05 and s.device.programming.model == "state_proportional"
 
 
 def test_polynomial_and_table_laws():
-    s = Scheme().with_overrides({
-        "device.programming.model": "polynomial", "device.programming.alpha": 1.0,
-        "device.programming.coefficients": "[0.01, 0.02]",
-    })
+    s = Scheme().with_overrides(
+        {
+            "device.programming.model": "polynomial",
+            "device.programming.alpha": 1.0,
+            "device.programming.coefficients": "[0.01, 0.02]",
+        }
+    )
     import torch
 
     g = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
@@ -61,8 +86,10 @@ def test_polynomial_and_table_laws():
 @pytest.mark.parametrize(
     "overrides, field",
     [
-        ({"device.programming.model": "state_independent", "device.programming.alpha": "-0.01"},
-         "device.programming.alpha"),
+        (
+            {"device.programming.model": "state_independent", "device.programming.alpha": "-0.01"},
+            "device.programming.alpha",
+        ),
         ({"weights.bits": "0"}, "weights.bits"),
         ({"inputs.bits": "-1"}, "inputs.bits"),
         ({"adc.bits": "25"}, "adc.bits"),
@@ -70,8 +97,10 @@ def test_polynomial_and_table_laws():
         ({"weights.slices": "5"}, "weights.slices"),  # 7 bits in 5 slices leaves one empty
         ({"mapping.kind": "bogus"}, "mapping.kind"),
         ({"device.programming.model": "no-such-device"}, "device.programming.model"),
-        ({"device.programming.model": "state_proportional", "device.programming.alpha": "nan"},
-         "device.programming.alpha"),
+        (
+            {"device.programming.model": "state_proportional", "device.programming.alpha": "nan"},
+            "device.programming.alpha",
+        ),
         ({"array.rows": "0"}, "array.rows"),
         ({"device.on_off": "0.5"}, "device.on_off"),
         ({"device.on_off": "1"}, "device.on_off"),
@@ -86,11 +115,23 @@ def test_polynomial_and_table_laws():
         ({"parasitics.r": "1e-4", "inputs.slice_bits": "2"}, "inputs.slice_bits"),
         ({"device.stuck.p_off": "0.7", "device.stuck.p_on": "0.6"}, "device.stuck.p_on"),
         ({"device.drift.time": "5"}, "device.drift.time"),  # shorter than t0 = 20 s
-        ({"device.programming.model": "polynomial", "device.programming.alpha": "1",
-          "device.programming.coefficients": "[0.01, -0.05]"}, "device.programming.model"),
-        ({"device.programming.model": "table", "device.programming.alpha": "1",
-          "device.programming.table_g": "[0.2, 1.0]", "device.programming.table_sigma": "[0.1, 0.1]"},
-         "device.programming.table_g"),
+        (
+            {
+                "device.programming.model": "polynomial",
+                "device.programming.alpha": "1",
+                "device.programming.coefficients": "[0.01, -0.05]",
+            },
+            "device.programming.model",
+        ),
+        (
+            {
+                "device.programming.model": "table",
+                "device.programming.alpha": "1",
+                "device.programming.table_g": "[0.2, 1.0]",
+                "device.programming.table_sigma": "[0.1, 0.1]",
+            },
+            "device.programming.table_g",
+        ),
         ({"no.such": "1"}, "no.such"),
         ({"adc.bits": "eight"}, "adc.bits"),
     ],
@@ -114,7 +155,9 @@ def test_unknown_json_keys_and_types_are_refused():
 
 
 def test_derived_slice_quantities():
-    s = Scheme().with_overrides({"weights.slices": 4})  # 7 magnitude bits in 2-bit slices: top slice under-used
+    s = Scheme().with_overrides(
+        {"weights.slices": 4}
+    )  # 7 magnitude bits in 2-bit slices: top slice under-used
     assert (s.magnitude_bits, s.bits_per_slice) == (7, 2)
     o = Scheme().with_overrides({"mapping.kind": "offset", "weights.slices": 4})
     assert (o.magnitude_bits, o.bits_per_slice) == (8, 2)
