@@ -1,0 +1,15 @@
+"""aimc.theory: closed-form error budgets derived with sympy from the shared definitions in :mod:`aimc`."""
+
+from .budget import SOURCES, Budget, InputStatistics, error_budget
+from .symbolic import decode_coefficients, device_moments, formulas, formulas_latex
+
+__all__ = [
+    "SOURCES",
+    "Budget",
+    "InputStatistics",
+    "decode_coefficients",
+    "device_moments",
+    "error_budget",
+    "formulas",
+    "formulas_latex",
+]

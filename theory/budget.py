@@ -1,0 +1,491 @@
+r"""The error budget of one layer: per-output bias and variance by source, in closed form.
+
+For a scheme and a layer, the digital output is y = sum_p sum_k c_k (sum_t 2^(s t) Q(S_pkt) - pedestal),
+c_k = dy/dg_k (from :func:`aimc.theory.symbolic.decode_coefficients`), S the ADC input. Its error is, per
+output j and input vector b,
+
+* frozen device error (programming, drift, stuck): bias sum_k c_k sum_i x_i E[h_i - g_i] and variance
+  sum_k c_k^2 sum_i x_i^2 Var h_i (h the effective conductance, including the drift-compensation gain);
+* read noise (fresh per MVM and per input slice): sum_k c_k^2 sum_i (sum_t 4^(s t) x_ti^2) E[sigma_r^2];
+* the unit column (offset mapping): its own frozen, read and ADC error, common to every output of one
+  array: a covariance between those outputs;
+* parasitics: the first-order systematic error of :mod:`aimc.theory.parasitics` (a bias);
+* the ADC, per conversion (partition, weight slice, input slice with digital accumulation): exact
+  rounding and clipping moments of :mod:`aimc.theory.adc` for given inputs; Delta^2/12 per conversion for
+  input statistics. ``adc_quantization`` is the change the rounding makes to the error (negative when the
+  ADC rounds analog error away), ``adc_clipping`` the further change clipping makes.
+
+Sources that act together (programming, then drift, then stuck cells) are attributed sequentially: each
+gets the change it makes to the moments. Each source's share of the mean squared error is
+(mean variance_s + mean bias_s x bias) / MSE; the shares add up to one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from aimc import adc as adc_mod
+from aimc.adc import ADCRange
+from aimc.inputs import input_slices, slice_significance
+from aimc.layers import QuantizedLayer
+from aimc.mapping import (
+    SliceLayout,
+    column_groups,
+    digits_to_conductance,
+    partitions,
+    unit_column_digits,
+    weight_digits,
+)
+from aimc.pipeline import signal_is_signed, structural_range
+from aimc.scheme import Scheme
+
+from . import adc as theory_adc
+from .parasitics import gate_bitline_error
+from .symbolic import DeviceMoments, decode_coefficients, device_moments
+
+__all__ = ["SOURCES", "Budget", "InputStatistics", "error_budget"]
+
+SOURCES = (
+    "programming",
+    "drift",
+    "stuck",
+    "read_noise",
+    "unit_column",
+    "parasitics",
+    "adc_quantization",
+    "adc_clipping",
+)
+_FROZEN = ("programming", "drift", "stuck")
+
+
+@dataclass(frozen=True)
+class InputStatistics:
+    """A distribution of input codes: per-row E[x_i^2], optional E[x_i], and per-slice E[x_ti^2] [T, K]."""
+
+    second_moment: np.ndarray
+    mean: np.ndarray | None = None
+    slice_second_moment: np.ndarray | None = None
+    signed: bool = False
+
+    @classmethod
+    def from_inputs(cls, x_int: torch.Tensor, scheme: Scheme, signed: bool = False) -> InputStatistics:
+        i = scheme.inputs
+        x = x_int.to(torch.float64)
+        slices = input_slices(x_int, i.bits, i.slice_bits, signed).to(torch.float64)
+        return cls(
+            (x**2).mean(0).numpy(), x.mean(0).numpy(), (slices**2).mean(1).numpy(), signed
+        )
+
+    @classmethod
+    def from_activity(
+        cls, second_moment: np.ndarray, activity: np.ndarray, mean: np.ndarray | None = None, signed: bool = False
+    ) -> InputStatistics:
+        """1-bit input slices: E[x_t^2] = P(bit t of x is 1) (``activity`` [T, K] or [T])."""
+        k = len(second_moment)
+        act = np.asarray(activity, dtype=np.float64)
+        act = np.broadcast_to(act[:, None] if act.ndim == 1 else act, (act.shape[0], k))
+        return cls(np.asarray(second_moment, dtype=np.float64), mean, np.array(act), signed)
+
+
+@dataclass
+class Budget:
+    """Per-output bias and variance by source, [vectors, outputs] (one row for input statistics).
+
+    Integer output units. ``common_variance`` [vectors, groups] is the unit column's variance, shared by
+    every output of a column group (``groups``): the covariance between two outputs of one group.
+    """
+
+    scheme: Scheme
+    bias: dict[str, np.ndarray]
+    variance: dict[str, np.ndarray]
+    reference_ms: float
+    groups: list[tuple[int, int]]
+    common_variance: np.ndarray | None = None
+    ranges: list[ADCRange] | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def total_bias(self) -> np.ndarray:
+        return sum(self.bias.values())
+
+    @property
+    def total_variance(self) -> np.ndarray:
+        return sum(self.variance.values())
+
+    @property
+    def mse(self) -> float:
+        return float(np.mean(self.total_bias**2 + self.total_variance))
+
+    @property
+    def relative_rms(self) -> float:
+        return math.sqrt(max(self.mse, 0.0) / self.reference_ms)
+
+    @property
+    def relative_bias(self) -> float:
+        return float(np.mean(self.total_bias)) / math.sqrt(self.reference_ms)
+
+    @property
+    def by_source(self) -> dict[str, float]:
+        """Each source's share of the mean squared error (adds up to 1; a negative share removes error)."""
+        mse, total = self.mse, self.total_bias
+        if mse <= 0:
+            return {s: 0.0 for s in SOURCES}
+        return {s: float(np.mean(self.variance[s] + self.bias[s] * total)) / mse for s in SOURCES}
+
+    def relative_rms_of(self, source: str) -> float:
+        """sqrt(mean(bias_s^2 + variance_s)) / rms_ref: the error of one source alone."""
+        return math.sqrt(float(np.mean(self.bias[source] ** 2 + self.variance[source])) / self.reference_ms)
+
+    def covariance(self, vector: int = 0) -> np.ndarray:
+        """Output error covariance [N, N] for one input vector (diagonal plus the unit-column blocks)."""
+        cov = np.diag(self.total_variance[vector])
+        if self.common_variance is not None:
+            for gi, (a, b) in enumerate(self.groups):
+                block = cov[a:b, a:b]
+                block += self.common_variance[vector, gi] * (1 - np.eye(b - a))
+        return cov
+
+    def summary(self) -> dict:
+        return {
+            "relative_rms": self.relative_rms,
+            "bias": self.relative_bias,
+            "by_source": self.by_source,
+            "relative_rms_by_source": {s: self.relative_rms_of(s) for s in SOURCES},
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# per-weight device tables
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Cells:
+    """Per-cell arrays for one physical column set of one weight slice: target g and error moments."""
+
+    g: np.ndarray
+    bias: dict[str, np.ndarray]
+    var: dict[str, np.ndarray]
+    read: np.ndarray
+
+
+def _level_moments(scheme: Scheme, layout: SliceLayout, k: int) -> tuple[np.ndarray, DeviceMoments]:
+    digits = torch.arange(layout.levels[k] + 1).reshape(1, -1)
+    grid = digits_to_conductance(digits, _single(layout, k))[0].numpy()
+    return grid, device_moments(scheme.device, grid)
+
+
+def _single(layout: SliceLayout, k: int) -> SliceLayout:
+    from dataclasses import replace
+
+    return replace(layout, slices=1, levels=(layout.levels[k],), max_digit=(layout.max_digit[k],))
+
+
+def _cells(digits: np.ndarray, grid: np.ndarray, moments: DeviceMoments) -> _Cells:
+    g = grid[digits]
+    bias = {s: moments.mean[s][digits] - g for s in _FROZEN}
+    var = {s: moments.var[s][digits] for s in _FROZEN}
+    return _Cells(g, bias, var, moments.read_var[digits])
+
+
+def _combine(pos: _Cells, neg: _Cells) -> _Cells:
+    """Analog subtraction: one ADC sees g+ - g-; independent cells, variances add."""
+    return _Cells(
+        pos.g - neg.g,
+        {s: pos.bias[s] - neg.bias[s] for s in _FROZEN},
+        {s: pos.var[s] + neg.var[s] for s in _FROZEN},
+        pos.read + neg.read,
+    )
+
+
+@dataclass
+class _ColumnSet:
+    """Columns converted by one ADC per output: the cells, their sign in the output, the physical columns."""
+
+    cells: _Cells
+    sign: float
+    physical: list[tuple[np.ndarray, float]]
+    common: bool = False
+
+
+def _column_sets(w_int: torch.Tensor, scheme: Scheme, layout: SliceLayout, groups: list) -> list[list[_ColumnSet]]:
+    """For each weight slice, the column sets (see :class:`_ColumnSet`)."""
+    d_pos, d_neg = weight_digits(w_int, layout)
+    out = []
+    for k in range(layout.slices):
+        grid, moments = _level_moments(scheme, layout, k)
+        pos = _cells(d_pos[k].numpy(), grid, moments)
+        sets: list[_ColumnSet] = []
+        if d_neg is not None:
+            neg = _cells(d_neg[k].numpy(), grid, moments)
+            if scheme.mapping.subtraction == "analog":
+                sets.append(_ColumnSet(_combine(pos, neg), 1.0, [(pos.g, 1.0), (neg.g, -1.0)]))
+            else:
+                sets += [_ColumnSet(pos, 1.0, [(pos.g, 1.0)]), _ColumnSet(neg, -1.0, [(neg.g, 1.0)])]
+        else:
+            sets.append(_ColumnSet(pos, 1.0, [(pos.g, 1.0)]))
+            if scheme.mapping.offset == "unit_column":
+                unit_digit = int(unit_column_digits(layout)[k])
+                digits = np.full((len(groups), w_int.shape[1]), unit_digit)
+                unit = _cells(digits, grid, moments)
+                sets.append(_ColumnSet(unit, -1.0, [(unit.g, 1.0)], common=True))
+        out.append(sets)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the budget
+# ---------------------------------------------------------------------------------------------------------
+
+
+def error_budget(
+    layer: QuantizedLayer | tuple,
+    scheme: Scheme,
+    ranges: list[ADCRange] | None = None,
+) -> Budget:
+    """The error budget of a layer under a scheme.
+
+    ``layer``: a :class:`~aimc.layers.QuantizedLayer` (given inputs), ``(w_int, x_int)`` with integer
+    tensors [N, K] and [B, K] (unsigned inputs; ``(w_int, x_int, signed)`` for signed ones), or
+    ``(w_int, InputStatistics)``. ``ranges``: one ADC range per weight slice; by default the scheme's range
+    policy (calibrated/optimal on the exact ideal signals of the given inputs).
+    """
+    w_int, x, signed = _unpack(layer)
+    layout = SliceLayout.from_scheme(scheme)
+    n_out, fan_in = w_int.shape
+    groups = column_groups(n_out, scheme.array.columns)
+    group_index = np.concatenate([np.full(b - a, gi) for gi, (a, b) in enumerate(groups)])
+    sets = _column_sets(w_int, scheme, layout, groups)
+    coef = decode_coefficients(layout)
+    if isinstance(x, InputStatistics):
+        return _statistics_budget(w_int, x, scheme, layout, sets, coef, ranges, groups, group_index)
+    return _given_budget(w_int, x, signed, scheme, layout, sets, coef, ranges, groups, group_index)
+
+
+def _unpack(layer: QuantizedLayer | tuple) -> tuple[torch.Tensor, torch.Tensor | InputStatistics, bool]:
+    if isinstance(layer, QuantizedLayer):
+        return layer.w_int, layer.x_int, layer.signed_inputs
+    if not isinstance(layer, tuple) or len(layer) not in (2, 3):
+        raise ValueError("layer: give a QuantizedLayer, (w_int, x_int[, signed]) or (w_int, InputStatistics)")
+    w_int = torch.as_tensor(np.asarray(layer[0])).to(torch.int64)
+    x = layer[1]
+    if isinstance(x, InputStatistics):
+        if len(x.second_moment) != w_int.shape[1]:
+            raise ValueError(f"inputs: {len(x.second_moment)} row moments for a fan-in of {w_int.shape[1]}")
+        return w_int, x, x.signed
+    x = torch.as_tensor(np.asarray(x)).to(torch.int64)
+    signed = bool(layer[2]) if len(layer) == 3 else bool((x < 0).any())
+    if x.dim() != 2 or x.shape[1] != w_int.shape[1]:
+        raise ValueError(f"inputs: expected [vectors, {w_int.shape[1]}], got {list(x.shape)}")
+    return w_int, x, signed
+
+
+def _empty(shape: tuple) -> dict[str, np.ndarray]:
+    return {s: np.zeros(shape) for s in SOURCES}
+
+
+def _analog_terms(
+    bias: dict, var: dict, cells: _Cells, x: np.ndarray, x2: np.ndarray, xt2: np.ndarray, scale: float
+) -> None:
+    """Add the frozen and read-noise terms of one column set (x [B, K] or moments) into bias/var."""
+    prev_b = prev_v = 0.0
+    for s in _FROZEN:
+        b_s = x @ cells.bias[s].T
+        v_s = x2 @ cells.var[s].T
+        bias[s] += scale * (b_s - prev_b)
+        var[s] += scale**2 * (v_s - prev_v)
+        prev_b, prev_v = b_s, v_s
+    var["read_noise"] += scale**2 * (xt2 @ cells.read.T)
+
+
+def _expand(terms: dict[str, np.ndarray], group_index: np.ndarray) -> dict[str, np.ndarray]:
+    return {s: v[:, group_index] for s, v in terms.items()}
+
+
+def _given_budget(w_int, x_int, signed, scheme, layout, sets, coef, ranges, groups, group_index) -> Budget:
+    i = scheme.inputs
+    xs = input_slices(x_int, i.bits, i.slice_bits, signed).numpy().astype(np.float64)  # [T, B, K]
+    t_sig = np.array(slice_significance(i.bits, i.slice_bits, signed), dtype=np.float64)
+    x = np.tensordot(t_sig, xs, axes=1)
+    x2, xt2 = x**2, np.tensordot(t_sig**2, xs**2, axes=1)
+    n_vec, n_out = x.shape[0], w_int.shape[0]
+    bias, var = _empty((n_vec, n_out)), _empty((n_vec, n_out))
+    common_bias, common_var = _empty((n_vec, len(groups))), _empty((n_vec, len(groups)))
+    digital_acc = i.accumulation == "digital" and xs.shape[0] > 1
+    parts = partitions(x_int.shape[1], scheme.array.rows)
+    conversions = _conversions(xs, t_sig, sets, parts, digital_acc, scheme.parasitics)
+    if ranges is None and scheme.adc.bits > 0:
+        ranges = _default_ranges(scheme, layout, conversions, x_int.shape[1], signed)
+    for k, slice_sets in enumerate(sets):
+        for cs, conv in zip(slice_sets, conversions[k]):
+            b_t, v_t = (common_bias, common_var) if cs.common else (bias, var)
+            scale = coef[k] * cs.sign
+            _analog_terms(b_t, v_t, cs.cells, x, x2, xt2, scale)
+            for p in conv:
+                b_t["parasitics"] += scale * p["parasitic_total"]
+            if ranges is not None:
+                _adc_terms(b_t, v_t, conv, xs, t_sig, cs.cells, scheme.adc.bits, ranges[k], scale, digital_acc)
+    unit_total = {s: common_bias[s] for s in SOURCES}
+    if layout.kind == "offset" and scheme.mapping.offset == "unit_column":
+        bias["unit_column"] += sum(_expand(unit_total, group_index).values())
+        var["unit_column"] += sum(_expand(common_var, group_index).values())
+    reference = (x_int.to(torch.float64) @ w_int.to(torch.float64).T).numpy()
+    ms = float(np.mean(reference**2))
+    if ms == 0:
+        raise ValueError("the digital reference output is identically zero; relative errors are undefined")
+    common = sum(common_var.values()) if scheme.mapping.offset == "unit_column" else None
+    return Budget(scheme, bias, var, ms, groups, common, ranges)
+
+
+def _conversions(xs, t_sig, sets, parts, digital_acc, parasitics) -> list[list[list[dict]]]:
+    """Ideal ADC inputs (and first-order parasitic shifts) per slice, column set and partition.
+
+    Each entry holds ``mu`` [C, B, N] for the C conversions of that partition (C = T with digital
+    accumulation, else 1), the row range, and ``parasitic`` [C, B, N] in signal units.
+    """
+    out = []
+    for slice_sets in sets:
+        per_set = []
+        for cs in slice_sets:
+            per_part = []
+            for start, stop in parts:
+                x_p = xs[:, :, start:stop]
+                mu = np.einsum("tbk,nk->tbn", x_p, cs.cells.g[:, start:stop])
+                para = np.zeros_like(mu)
+                if parasitics.r > 0:
+                    for g_phys, sgn in cs.physical:
+                        para += sgn * gate_bitline_error(g_phys[:, start:stop], x_p, parasitics.r)
+                entry = {"rows": (start, stop), "parasitic_total": np.tensordot(t_sig, para, axes=1)}
+                if digital_acc:
+                    entry["mu"], entry["parasitic"] = mu, para
+                else:
+                    entry["mu"] = np.tensordot(t_sig, mu, axes=1)[None]
+                    entry["parasitic"] = entry["parasitic_total"][None]
+                per_part.append(entry)
+            per_set.append(per_part)
+        out.append(per_set)
+    return out
+
+
+def _default_ranges(scheme, layout, conversions, fan_in, signed) -> list[ADCRange]:
+    policy = scheme.adc.range
+    if policy in ("max", "granular"):
+        return [structural_range(scheme, k, fan_in, signed) for k in range(layout.slices)]
+    signal_signed = signal_is_signed(scheme, signed)
+    out = []
+    for per_set in conversions:
+        samples = torch.from_numpy(np.concatenate([e["mu"].ravel() for parts in per_set for e in parts]))
+        if policy == "calibrated":
+            out.append(adc_mod.calibrated_range(samples, scheme.adc.percentile, signal_signed))
+        else:
+            out.append(adc_mod.optimal_range(samples, scheme.adc.bits, signal_signed))
+    if scheme.adc.power_of_two_slices and len(out) > 1:
+        out = adc_mod.power_of_two_ranges(out)
+    return out
+
+
+def _adc_terms(bias, var, conv, xs, t_sig, cells: _Cells, bits, rng, scale, digital_acc) -> None:
+    """Rounding and clipping of every conversion of one column set, exact for Gaussian analog error."""
+    grid = theory_adc.level_grid(bits, rng)
+    unclipped = (grid[0], grid[1], -math.inf, math.inf)
+    frozen_b, frozen_v = cells.bias["stuck"], cells.var["stuck"]
+    weights = t_sig if digital_acc else np.ones(1)
+    for entry in conv:
+        start, stop = entry["rows"]
+        x_p = xs[:, :, start:stop]
+        if digital_acc:
+            xc = x_p
+            read_x2 = x_p**2
+        else:
+            xc = np.tensordot(t_sig, x_p, axes=1)[None]
+            read_x2 = np.tensordot(t_sig**2, x_p**2, axes=1)[None]
+        m = np.einsum("tbk,nk->tbn", xc, frozen_b[:, start:stop]) + entry["parasitic"]
+        v_frozen = np.einsum("tbk,nk->tbn", xc**2, frozen_v[:, start:stop])
+        s2 = v_frozen + np.einsum("tbk,nk->tbn", read_x2, cells.read[:, start:stop])
+        sigma = np.sqrt(np.maximum(s2, 0.0))
+        mu = entry["mu"]
+        f_nc, sq_nc, k_nc = theory_adc.rounding_moments(mu, m, sigma, unclipped)
+        f_c, sq_c, k_c = theory_adc.rounding_moments(mu, m, sigma, grid)
+        w = weights[:, None, None]
+        for label, f, sq, gain, f_ref, v_ref in (
+            ("adc_quantization", f_nc, sq_nc, k_nc, m, s2),
+            ("adc_clipping", f_c, sq_c, k_c, f_nc, sq_nc - f_nc**2),
+        ):
+            var_conv = sq - f**2
+            bias[label] += scale * np.sum(w * (f - f_ref), axis=0)
+            change = np.sum(w**2 * (var_conv - v_ref), axis=0)
+            if label == "adc_quantization":
+                change += _cross_change(xc, frozen_v[:, start:stop], w, gain, np.ones_like(gain))
+            else:
+                change += _cross_change(xc, frozen_v[:, start:stop], w, gain, k_nc)
+            var[label] += scale**2 * change
+
+
+def _cross_change(xc, frozen_v, w, gain, gain_ref) -> np.ndarray:
+    """Change of sum_{t != t'} w_t w_t' K_t K_t' Cov(e_t, e_t') from gains ``gain_ref`` to ``gain``."""
+    n = xc.shape[0]
+    total = np.zeros(gain.shape[1:])
+    if n == 1:
+        return total
+    for t in range(n):
+        for u in range(t + 1, n):
+            factor = gain[t] * gain[u] - gain_ref[t] * gain_ref[u]
+            if not np.any(np.abs(factor) > 1e-12):
+                continue
+            cov = (xc[t] * xc[u]) @ frozen_v.T
+            total += 2 * w[t, 0, 0] * w[u, 0, 0] * factor * cov
+    return total
+
+
+def _statistics_budget(w_int, stats, scheme, layout, sets, coef, ranges, groups, group_index) -> Budget:
+    """Input-statistics form: expectations over inputs of independent rows; ADC by Delta^2/12."""
+    i = scheme.inputs
+    t_sig = np.array(slice_significance(i.bits, i.slice_bits, stats.signed), dtype=np.float64)
+    x2 = stats.second_moment[None].astype(np.float64)
+    mean = np.zeros_like(x2) if stats.mean is None else np.asarray(stats.mean, dtype=np.float64)[None]
+    if stats.slice_second_moment is not None:
+        xt2 = np.tensordot(t_sig**2, np.asarray(stats.slice_second_moment, dtype=np.float64), axes=1)[None]
+    elif len(t_sig) == 1:
+        xt2 = x2
+    elif scheme.device.read_noise.active:
+        raise ValueError("inputs: bit-serial read noise needs per-slice moments (InputStatistics.from_activity)")
+    else:
+        xt2 = x2
+    n_out = w_int.shape[0]
+    bias, var = _empty((1, n_out)), _empty((1, n_out))
+    common_bias, common_var = _empty((1, len(groups))), _empty((1, len(groups)))
+    fluct = x2 - mean**2
+    if scheme.adc.bits > 0 and ranges is None:
+        if scheme.adc.range not in ("max", "granular"):
+            raise ValueError(f"adc.range: {scheme.adc.range} needs given inputs or explicit ranges in statistics form")
+        ranges = [structural_range(scheme, k, w_int.shape[1], stats.signed) for k in range(layout.slices)]
+    parts = partitions(w_int.shape[1], scheme.array.rows)
+    digital_acc = i.accumulation == "digital" and len(t_sig) > 1
+    conversions = len(parts) * (float(np.sum(t_sig**2)) if digital_acc else 1.0)
+    for k, slice_sets in enumerate(sets):
+        for cs in slice_sets:
+            b_t, v_t = (common_bias, common_var) if cs.common else (bias, var)
+            scale = coef[k] * cs.sign
+            prev_v, prev_b = 0.0, 0.0
+            for s in _FROZEN:
+                b_mean = mean @ cs.cells.bias[s].T
+                v_s = x2 @ cs.cells.var[s].T + fluct @ (cs.cells.bias[s] ** 2).T
+                b_t[s] += scale * (b_mean - prev_b)
+                v_t[s] += scale**2 * (v_s - prev_v)
+                prev_b, prev_v = b_mean, v_s
+            v_t["read_noise"] += scale**2 * (xt2 @ cs.cells.read.T)
+            if ranges is not None:
+                v_t["adc_quantization"] += scale**2 * conversions * adc_mod.step(scheme.adc.bits, ranges[k]) ** 2 / 12
+    if layout.kind == "offset" and scheme.mapping.offset == "unit_column":
+        bias["unit_column"] += sum(_expand(common_bias, group_index).values())
+        var["unit_column"] += sum(_expand(common_var, group_index).values())
+    w = w_int.to(torch.float64).numpy()
+    ref_ms = float(np.mean(fluct @ (w**2).T + (mean @ w.T) ** 2))
+    if ref_ms <= 0:
+        raise ValueError("the expected reference output is zero; relative errors are undefined")
+    common = sum(common_var.values()) if scheme.mapping.offset == "unit_column" else None
+    return Budget(scheme, bias, var, ref_ms, groups, common, ranges)
