@@ -1,0 +1,34 @@
+"""aimc.montecarlo: device-level Monte Carlo simulation of analog MVMs and of whole torch models.
+
+An independent implementation of the physical definitions in :mod:`aimc` (never imports ``aimc.theory``):
+it draws device errors per chip (:mod:`.devices`), simulates the signal path of every array, partition,
+slice and ADC (:mod:`.engine`, through :func:`aimc.pipeline.analog_mvm`), solves wire resistance exactly
+(:mod:`.parasitics`) and converts torch models to analog ones (:mod:`.layers`).
+"""
+
+from .devices import drift_compensation_gain, perturb_conductances, program_chips, read_noise_sigma
+from .engine import (
+    CurrentModel,
+    MVMResult,
+    SignalProfile,
+    calibrate_ranges,
+    no_tf32,
+    profile_signals,
+    ranges_from_profile,
+    simulate_mvm,
+)
+
+__all__ = [
+    "CurrentModel",
+    "MVMResult",
+    "SignalProfile",
+    "calibrate_ranges",
+    "drift_compensation_gain",
+    "no_tf32",
+    "perturb_conductances",
+    "profile_signals",
+    "program_chips",
+    "ranges_from_profile",
+    "read_noise_sigma",
+    "simulate_mvm",
+]

@@ -247,10 +247,11 @@ def profile_signals(
     layout = SliceLayout.from_scheme(scheme)
     profile = profile if profile is not None else SignalProfile(layout.slices)
     ideal = program_ideal(w_int, scheme, dtype)
-    step = chunk or _vector_block(scheme, x_int.shape[1], w_int.shape[0], 1, False, DEFAULT_BUDGET, signed_inputs)
+    sim = fast_scheme(scheme, linear=True)  # ideal arrays: linear currents
+    step = chunk or _vector_block(sim, x_int.shape[1], w_int.shape[0], 1, False, DEFAULT_BUDGET, signed_inputs)
     with no_tf32():
         for b0 in range(0, x_int.shape[0], step):
-            analog_mvm(x_int[b0 : b0 + step], ideal, scheme, signed_inputs=signed_inputs, observer=profile)
+            analog_mvm(x_int[b0 : b0 + step], ideal, sim, signed_inputs=signed_inputs, observer=profile)
     return profile
 
 
