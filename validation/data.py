@@ -264,7 +264,9 @@ def balanced_subset(labels: Sequence[int] | np.ndarray | torch.Tensor, n: int, s
     return sorted(picked.tolist())
 
 
-def calibration_set(model_name: str, shared_dir: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def calibration_set(
+    model_name: str, shared_dir: str | os.PathLike | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Calibration images of a reference model: (uint8 [N, 3, H, W], int64 labels [N]).
 
     Tiny-ImageNet: the 500 training images of ``tinyimagenet-calibration-500.zip``. CIFAR-10: a
@@ -322,13 +324,15 @@ def evaluate(
     """
     labels = torch.as_tensor(labels)
     if len(labels) != len(images_uint8) or len(labels) == 0:
-        raise ValueError(f"labels ({len(labels)}) must match images_uint8 ({len(images_uint8)}) and be non-empty")
+        raise ValueError(
+            f"labels ({len(labels)}) must match images_uint8 ({len(images_uint8)}) and be non-empty"
+        )
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     model.eval().to(device)
     correct = 0
     for start in range(0, len(labels), batch_size):
-        batch = normalise(images_uint8[start:start + batch_size].to(device), mean, std)
+        batch = normalise(images_uint8[start : start + batch_size].to(device), mean, std)
         predictions = model(batch).argmax(dim=1).cpu()
-        correct += int((predictions == labels[start:start + batch_size]).sum())
+        correct += int((predictions == labels[start : start + batch_size]).sum())
     return correct / len(labels)
