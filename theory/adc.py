@@ -105,7 +105,7 @@ def _exact_sum(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     off, delta, n_lo, n_hi = grid
     centre = mu + bias
-    width = int(math.ceil(8 * exact_below)) + 2
+    width = math.ceil(8 * exact_below) + 2
     start = np.clip(np.round((centre - off) / delta) - width, n_lo, n_hi)
     stop = np.clip(np.round((centre - off) / delta) + width, n_lo, n_hi)
     safe = np.maximum(sigma, 1e-300)

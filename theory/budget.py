@@ -256,7 +256,7 @@ def error_budget(
     """
     w_int, x, signed = _unpack(layer)
     layout = SliceLayout.from_scheme(scheme)
-    n_out, fan_in = w_int.shape
+    n_out = w_int.shape[0]
     groups = column_groups(n_out, scheme.array.columns)
     group_index = np.concatenate([np.full(b - a, gi) for gi, (a, b) in enumerate(groups)])
     sets = _column_sets(w_int, scheme, layout, groups)
