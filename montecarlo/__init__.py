@@ -17,18 +17,25 @@ from .engine import (
     ranges_from_profile,
     simulate_mvm,
 )
+from .layers import AnalogConv2d, AnalogLinear, analog_layers, convert, fold_batchnorm, reprogram
 
 __all__ = [
+    "AnalogConv2d",
+    "AnalogLinear",
     "CurrentModel",
     "MVMResult",
     "SignalProfile",
+    "analog_layers",
     "calibrate_ranges",
+    "convert",
     "drift_compensation_gain",
+    "fold_batchnorm",
     "no_tf32",
     "perturb_conductances",
     "profile_signals",
     "program_chips",
     "ranges_from_profile",
     "read_noise_sigma",
+    "reprogram",
     "simulate_mvm",
 ]

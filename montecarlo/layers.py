@@ -1,0 +1,370 @@
+"""Analog versions of torch Linear and Conv2d layers, and ``convert`` for any torch model.
+
+``convert(model, scheme, calibration_data)`` follows the observe -> calibrate -> convert pattern of
+``torch.ao.quantization``:
+
+1. deep-copy the model (eval mode) and fold every BatchNorm2d into the Conv2d registered just before it in
+   the same parent module (the torchvision convention): ``W_f = gamma W / sqrt(var + eps)``,
+   ``b_f = gamma (b - mu) / sqrt(var + eps) + beta``; the folded float model is checked against the
+   original on the first calibration batch;
+2. observe the inputs of every Conv2d/Linear on the calibration data (float model): a layer is signed if any
+   calibration input is negative (the first layer of an image network), unsigned otherwise (after a ReLU;
+   negative inputs met later are clipped to 0 by its unsigned DAC). The input full scale is the largest
+   |input| (``input_percentile = 100``, default) or the given percentile of |input| (estimated from a
+   bounded random subsample per batch);
+3. replace the layers by :class:`AnalogLinear` / :class:`AnalogConv2d`: weights quantised per layer (or per
+   channel) to ``weights.bits``, the bias kept digital (float, added after the analog product);
+4. ADC ranges per layer and weight slice: ``max``/``granular`` from the structure, ``calibrated``/``optimal``
+   from the ADC inputs profiled on the calibration data with ideal analog layers (no device error, no ADC);
+5. program one chip (:func:`reprogram` draws another: one converted model = one chip; accuracy loops call
+   ``reprogram(model, seed)`` per chip).
+
+Conv2d runs through the same analog MVM as Linear: unfold (im2col) the input into [positions, C k k]
+vectors, batch over images and positions.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from aimc.adc import ADCRange
+from aimc.inputs import quantize_inputs, slice_count
+from aimc.mapping import SliceLayout, quantize_weights
+from aimc.pipeline import analog_mvm, program_ideal, structural_range
+from aimc.scheme import Scheme
+
+from .devices import drift_compensation_gain, program_chips
+from .engine import (
+    DEFAULT_BUDGET,
+    CurrentModel,
+    SignalProfile,
+    differential_fast_path,
+    fast_scheme,
+    no_tf32,
+    ranges_from_profile,
+    resolve_device,
+    stream_generator,
+)
+
+__all__ = ["AnalogConv2d", "AnalogLinear", "analog_layers", "convert", "fold_batchnorm", "reprogram"]
+
+HISTOGRAM_BINS = 101
+"""ADC input histograms: bins over [-1.25, 1.25] x the slice's range (or its largest profiled |signal|)."""
+
+
+class _AnalogBase(nn.Module):
+    """Shared state of an analog layer: integer weights, input quantiser, ADC ranges, programmed chip."""
+
+    def __init__(self, weight2d: torch.Tensor, bias: torch.Tensor | None, scheme: Scheme, name: str = ""):
+        super().__init__()
+        self.scheme = scheme
+        self.name = name
+        w_int, w_scale = quantize_weights(weight2d.detach().to(torch.float64), scheme.weights.bits,
+                                          scheme.weights.per_channel)
+        self.register_buffer("w_int", w_int)
+        self.register_buffer("w_scale", w_scale.reshape(-1).to(torch.float32))
+        self.register_buffer("bias", None if bias is None else bias.detach().to(torch.float32).clone())
+        self.signed_inputs = False
+        self.input_full_scale = 1.0
+        self.ranges: list[ADCRange] | None = None
+        self.programmed = None
+        self.currents: CurrentModel | None = None
+        self.gain = drift_compensation_gain(scheme.device.drift)
+        self.dtype = torch.float32
+        self.read_noise_mode = "per_device"
+        self.budget = DEFAULT_BUDGET
+        self.profile: SignalProfile | None = None
+        self.record_stats = False
+        self.stats: dict = {}
+
+    # -- programming ---------------------------------------------------------------------------------------
+    def program(self, seed: int | None, ideal: bool = False) -> None:
+        """Program one chip (``seed``) or the ideal arrays (``ideal=True``, for profiling)."""
+        target = program_ideal(self.w_int, self.scheme, self.dtype)
+        gen = None if seed is None else stream_generator(seed, 2, 0, self.w_int.device)
+        self.currents = CurrentModel(self.scheme if not ideal else _ideal_scheme(self.scheme), gen,
+                                     self.read_noise_mode, self.budget)
+        programmed = target if ideal else program_chips(target, self.scheme.device, seed, [0])
+        self.programmed = differential_fast_path(programmed, self.currents, self.scheme)
+        self.sim_scheme = fast_scheme(self.scheme, self.currents.linear)
+
+    def reset_stats(self) -> None:
+        self.stats = {}
+
+    # -- the analog product ----------------------------------------------------------------------------------
+    def _quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.signed_inputs:
+            x = x.clamp(min=0.0)
+        fs = self.input_full_scale
+        x = x.clamp(-fs, fs)
+        return quantize_inputs(x, self.scheme.inputs.bits, self.signed_inputs, fs)
+
+    def _observer(self, k: int, signal: torch.Tensor) -> None:
+        if self.profile is not None:
+            self.profile(k, signal)
+        if self.record_stats:
+            top = self.ranges[k].high if self.ranges is not None else None
+            if top is None:
+                top = self.stats.setdefault("hist_scale", {}).setdefault(k, float(signal.abs().max()) or 1.0)
+            hist = torch.histc(signal.detach().float() / top, HISTOGRAM_BINS, -1.25, 1.25).cpu()
+            hists = self.stats.setdefault("adc_histograms", {})
+            hists[k] = hists[k] + hist if k in hists else hist
+            self.stats.setdefault("adc_clipped", {}).setdefault(k, 0)
+            self.stats["adc_clipped"][k] += int((signal.abs() > top).sum())
+
+    def _currents(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        out = self.currents(g, x)
+        if self.record_stats and not (self.currents.zero_ptr is not None and g.data_ptr() == self.currents.zero_ptr):
+            s = self.stats
+            s["current_sum"] = s.get("current_sum", 0.0) + float(out.abs().sum())
+            s["current_count"] = s.get("current_count", 0) + out.numel()
+        return out
+
+    def analog_matmul(self, x2d: torch.Tensor) -> torch.Tensor:
+        """y [B, N] = analog(W x) for float inputs [B, K]: quantise, simulate, rescale, add the bias."""
+        if self.programmed is None:
+            raise RuntimeError(f"{self.name or 'analog layer'}: not programmed; call reprogram(model, seed)")
+        n = self.w_int.shape[0]
+        i = self.scheme.inputs
+        t = slice_count(i.bits, i.slice_bits if self.sim_scheme.inputs.slice_bits else 0, self.signed_inputs)
+        noisy = self.currents.noisy and self.currents.mode == "per_device"
+        rows = min(self.w_int.shape[1], self.scheme.array.rows)
+        step = max(1, self.budget // max(1, t * n * (rows if noisy else 1) + t * self.w_int.shape[1]))
+        observer = self._observer if (self.profile is not None or self.record_stats) else None
+        currents = self._currents if self.record_stats else self.currents
+        outs = []
+        with no_tf32():
+            for b0 in range(0, x2d.shape[0], step):
+                x_int, x_scale = self._quantize(x2d[b0 : b0 + step])
+                y = analog_mvm(x_int, self.programmed, self.sim_scheme, signed_inputs=self.signed_inputs,
+                               ranges=self.ranges, currents=currents, gain=self.gain, observer=observer)[0]
+                outs.append(y.to(torch.float32) * (x_scale.float() * self.w_scale))
+        y = torch.cat(outs) if outs else x2d.new_zeros(0, n)
+        return y if self.bias is None else y + self.bias
+
+    def mean_current(self) -> float | None:
+        """Mean |bit-line current| (units of Gmax x input code) over the reads recorded since reset_stats."""
+        c = self.stats.get("current_count", 0)
+        return self.stats["current_sum"] / c if c else None
+
+
+def _ideal_scheme(scheme: Scheme) -> Scheme:
+    """The scheme without any device error or wire resistance (for profiling)."""
+    return scheme.with_overrides({
+        "device.programming.model": "none", "device.programming.alpha": 0.0,
+        "device.read_noise.model": "none", "device.read_noise.alpha": 0.0, "parasitics.r": 0.0,
+    })
+
+
+class AnalogLinear(_AnalogBase):
+    """nn.Linear on analog arrays: y = dequantised analog(W_int x_int) + digital bias."""
+
+    @classmethod
+    def from_float(cls, layer: nn.Linear, scheme: Scheme, name: str = "") -> AnalogLinear:
+        return cls(layer.weight, layer.bias, scheme, name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        y = self.analog_matmul(x.reshape(-1, shape[-1]))
+        return y.reshape(*shape[:-1], y.shape[-1])
+
+
+class AnalogConv2d(_AnalogBase):
+    """nn.Conv2d on analog arrays through im2col: every output position is one input vector of C k k rows."""
+
+    def __init__(self, layer: nn.Conv2d, scheme: Scheme, name: str = ""):
+        if layer.groups != 1 or layer.padding_mode != "zeros" or isinstance(layer.padding, str):
+            raise ValueError(f"{name or 'conv'}: analog Conv2d supports groups=1 and numeric zero padding only")
+        super().__init__(layer.weight.reshape(layer.out_channels, -1), layer.bias, scheme, name)
+        self.kernel_size, self.stride = layer.kernel_size, layer.stride
+        self.padding, self.dilation = layer.padding, layer.dilation
+        self.out_channels = layer.out_channels
+
+    @classmethod
+    def from_float(cls, layer: nn.Conv2d, scheme: Scheme, name: str = "") -> AnalogConv2d:
+        return cls(layer, scheme, name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        kh, kw = self.kernel_size
+        ho = (h + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
+        wo = (w + 2 * self.padding[1] - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
+        k = self.w_int.shape[1]
+        per_image = max(1, self.budget // max(1, 4 * ho * wo * k))
+        outs = []
+        for i0 in range(0, b, per_image):
+            cols = F.unfold(x[i0 : i0 + per_image], self.kernel_size, self.dilation, self.padding, self.stride)
+            bi = cols.shape[0]
+            y = self.analog_matmul(cols.transpose(1, 2).reshape(-1, k))  # [bi * L, N]
+            outs.append(y.reshape(bi, ho * wo, -1).transpose(1, 2).reshape(bi, -1, ho, wo))
+        return torch.cat(outs)
+
+
+# -------------------------------------------------------------------------------------------------------------
+# convert
+# -------------------------------------------------------------------------------------------------------------
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """Fold each BatchNorm2d into the Conv2d registered just before it in the same parent (in place)."""
+    for parent in model.modules():
+        names = list(parent._modules)
+        for prev, cur in itertools.pairwise(names):
+            conv, bn = parent._modules[prev], parent._modules[cur]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.num_features == conv.out_channels:
+                with torch.no_grad():
+                    std = torch.sqrt(bn.running_var + bn.eps)
+                    gamma = bn.weight if bn.affine else torch.ones_like(std)
+                    beta = bn.bias if bn.affine else torch.zeros_like(std)
+                    factor = gamma / std
+                    bias = conv.bias if conv.bias is not None else torch.zeros_like(std)
+                    conv.weight.mul_(factor.reshape(-1, 1, 1, 1))
+                    conv.bias = nn.Parameter(factor * (bias - bn.running_mean) + beta)
+                parent._modules[cur] = nn.Identity()
+    return model
+
+
+def analog_layers(model: nn.Module) -> list[_AnalogBase]:
+    return [m for m in model.modules() if isinstance(m, _AnalogBase)]
+
+
+def _batches(data: torch.Tensor | Iterable, batch_size: int) -> Iterable[torch.Tensor]:
+    if isinstance(data, torch.Tensor):
+        for i in range(0, data.shape[0], batch_size):
+            yield data[i : i + batch_size]
+        return
+    for item in data:
+        yield item[0] if isinstance(item, (tuple, list)) else item
+
+
+class _InputObserver:
+    def __init__(self, percentile: float, cap: int = 200_000):
+        self.percentile, self.cap = percentile, cap
+        self.peak, self.negative, self.samples = 0.0, False, []
+        self.gen = torch.Generator().manual_seed(0)
+
+    def __call__(self, module: nn.Module, args: tuple) -> None:
+        x = args[0].detach()
+        self.negative = self.negative or bool((x < 0).any())
+        mags = x.abs().reshape(-1)
+        self.peak = max(self.peak, float(mags.max()) if mags.numel() else 0.0)
+        if self.percentile < 100:
+            mags = mags.float().cpu()
+            if mags.numel() > self.cap:
+                mags = mags[torch.randperm(mags.numel(), generator=self.gen)[: self.cap]]
+            self.samples.append(mags)
+
+    def full_scale(self) -> float:
+        if self.percentile >= 100 or not self.samples:
+            value = self.peak
+        else:
+            value = float(np.percentile(torch.cat(self.samples).numpy(), self.percentile))
+        return value if value > 0 else 1.0
+
+
+def convert(
+    model: nn.Module,
+    scheme: Scheme,
+    calibration_data: torch.Tensor | Iterable,
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+    input_percentile: float = 100.0,
+    batch_size: int = 64,
+    read_noise_mode: str = "per_device",
+    record_stats: bool = False,
+    check_fold: bool = True,
+) -> nn.Module:
+    """An analog copy of ``model``: every Conv2d (groups=1) and Linear runs on simulated analog arrays.
+
+    ``calibration_data``: a tensor of inputs (batched by ``batch_size``) or an iterable of batches (or of
+    (inputs, labels) pairs). One chip is programmed with ``seed``; :func:`reprogram` draws others.
+    """
+    dev = resolve_device(device) if device is not None else next(model.parameters()).device
+    original = model
+    model = copy.deepcopy(model).eval().to(dev)
+    fold_batchnorm(model)
+    batches = [b.to(dev) for b in _batches(calibration_data, batch_size)]
+    if not batches:
+        raise ValueError("calibration_data: needs at least one batch")
+    if check_fold:
+        with torch.no_grad():
+            ref = copy.deepcopy(original).eval().to(dev)(batches[0])
+            got = model(batches[0])
+        if not torch.allclose(got, ref, rtol=1e-3, atol=1e-4 * float(ref.abs().max()) + 1e-6):
+            raise ValueError("convert: BatchNorm folding changed the model's outputs (a BatchNorm2d does not "
+                             "directly follow its Conv2d in registration order); pass check_fold=False to skip")
+    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    observers, handles = {}, []
+    for name, m in targets:
+        observers[name] = _InputObserver(input_percentile)
+        handles.append(m.register_forward_pre_hook(observers[name]))
+    with torch.no_grad():
+        for b in batches:
+            model(b)
+    for h in handles:
+        h.remove()
+    for name, m in targets:
+        if isinstance(m, nn.Conv2d):
+            analog = AnalogConv2d.from_float(m, scheme, name)
+        else:
+            analog = AnalogLinear.from_float(m, scheme, name)
+        analog.to(dev)
+        analog.signed_inputs = observers[name].negative
+        analog.input_full_scale = observers[name].full_scale()
+        analog.dtype, analog.read_noise_mode = dtype, read_noise_mode
+        _set_module(model, name, analog)
+    layers = analog_layers(model)
+    _calibrate_adcs(model, layers, scheme, batches)
+    reprogram(model, seed)
+    for layer in layers:
+        layer.record_stats = record_stats
+    return model
+
+
+def _calibrate_adcs(model: nn.Module, layers: list[_AnalogBase], scheme: Scheme, batches: list[torch.Tensor]) -> None:
+    a = scheme.adc
+    if a.bits == 0:
+        return
+    if a.range in ("max", "granular"):
+        for layer in layers:
+            slices = SliceLayout.from_scheme(scheme).slices
+            layer.ranges = [structural_range(scheme, k, layer.w_int.shape[1], layer.signed_inputs)
+                            for k in range(slices)]
+        return
+    # observe with ideal analog layers (no device error, no ADC), layer by layer through the analog model
+    for layer in layers:
+        layer.ranges = None
+        layer.program(None, ideal=True)
+        layer.profile = SignalProfile(SliceLayout.from_scheme(scheme).slices, cap=1 << 20)
+    with torch.no_grad():
+        for b in batches:
+            model(b)
+    for layer in layers:
+        layer.ranges = ranges_from_profile(scheme, layer.profile, layer.signed_inputs)
+        layer.profile = None
+
+
+def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent = model
+    *path, last = name.split(".")
+    for part in path:
+        parent = getattr(parent, part)
+    setattr(parent, last, module)
+
+
+def reprogram(model: nn.Module, seed: int) -> nn.Module:
+    """Draw a new chip: every analog layer gets fresh frozen device errors from (seed, layer index)."""
+    for index, layer in enumerate(analog_layers(model)):
+        layer_seed = int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, index]).generate_state(1)[0])
+        layer.program(layer_seed)
+        layer.reset_stats()
+    return model

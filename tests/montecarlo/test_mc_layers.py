@@ -1,0 +1,127 @@
+"""convert(): BatchNorm folding, activation and ADC calibration, analog Conv2d/Linear, chips."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from aimc.montecarlo.layers import (
+    AnalogConv2d,
+    AnalogLinear,
+    analog_layers,
+    convert,
+    fold_batchnorm,
+    reprogram,
+)
+from torch import nn
+
+
+class TinyCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 6, 3, stride=2, padding=1)
+        self.bn2 = nn.BatchNorm2d(6)
+        self.relu = nn.ReLU()
+        self.fc = nn.Linear(6 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.relu(self.bn2(self.conv2(x)))
+        return self.fc(x.flatten(1))
+
+
+def _model_and_data():
+    torch.manual_seed(0)
+    model = TinyCNN()
+    for bn in (model.bn1, model.bn2):  # non-trivial running statistics and affine parameters
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    data = torch.randn(24, 3, 8, 8)
+    return model, data
+
+
+def test_fold_batchnorm_is_exact():
+    model, data = _model_and_data()
+    folded = fold_batchnorm(copy.deepcopy(model))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    with torch.no_grad():
+        torch.testing.assert_close(folded(data), model(data), rtol=1e-5, atol=1e-5)
+
+
+def test_convert_ideal_matches_float_within_quantisation(mc):
+    model, data = _model_and_data()
+    s = mc.scheme(adc__bits=0, weights__bits=10, inputs__bits=10, array__rows=20)
+    analog = convert(model, s, data, seed=0)
+    layers = analog_layers(analog)
+    assert [type(m) for m in layers] == [AnalogConv2d, AnalogConv2d, AnalogLinear]
+    assert [m.signed_inputs for m in layers] == [True, False, False]  # first layer sees signed images
+    with torch.no_grad():
+        ref, got = model(data), analog(data)
+    rel = float((got - ref).norm() / ref.norm())
+    assert rel < 0.01
+    # coarser quantisation gives a larger (but still small) error: the error is quantisation, not a bug
+    coarse = convert(model, s.with_overrides({"weights.bits": 4, "inputs.bits": 4}), data)
+    with torch.no_grad():
+        rel4 = float((coarse(data) - ref).norm() / ref.norm())
+    assert rel < rel4 < 0.5
+
+
+def test_convert_digital_equivalence_exact(mc):
+    """Ideal analog layers compute exactly the quantised-digital product: compare to the same quantisation in float64."""
+    model, data = _model_and_data()
+    s = mc.scheme(adc__bits=0, array__rows=16, mapping__kind="offset", inputs__slice_bits=1,
+                  inputs__accumulation="digital")
+    analog = convert(model, s, data, dtype=torch.float64)
+    layer = analog_layers(analog)[2]  # the Linear layer: check one MVM directly
+    x = torch.rand(7, layer.w_int.shape[1]) * layer.input_full_scale
+    x_int, x_scale = layer._quantize(x)
+    expected = (x_int @ layer.w_int.T).double() * float(x_scale) * layer.w_scale.double() + layer.bias.double()
+    torch.testing.assert_close(layer(x).double(), expected, rtol=1e-6, atol=1e-5)
+
+
+def test_convert_with_calibrated_adc_and_chips(mc):
+    model, data = _model_and_data()
+    s = mc.scheme(adc__bits=8, adc__range="calibrated", adc__percentile=99.9,
+                  device__programming__model="state_independent", device__programming__alpha=0.02)
+    analog = convert(model, s, data, seed=0, record_stats=True)
+    for layer in analog_layers(analog):
+        assert layer.ranges is not None and len(layer.ranges) == 1 and layer.ranges[0].signed
+    with torch.no_grad():
+        ref = model(data)
+        a0 = analog(data)
+        stats = analog_layers(analog)[1].stats
+        assert float(stats["adc_histograms"][0].sum()) > 0 and analog_layers(analog)[1].mean_current() > 0
+        a0_again = analog(data)
+        reprogram(analog, 1)
+        a1 = analog(data)
+        reprogram(analog, 0)
+        a0_back = analog(data)
+    torch.testing.assert_close(a0, a0_again)  # same chip: programming error frozen
+    torch.testing.assert_close(a0, a0_back)  # same seed: same chip
+    assert not torch.allclose(a0, a1)  # another chip
+    rel = float((a0 - ref).norm() / ref.norm())
+    assert 0.005 < rel < 0.5
+
+
+def test_convert_refuses_unfoldable_batchnorm(mc):
+    """A BatchNorm registered after a conv but applied before it cannot be folded: refused, not silently wrong."""
+
+    class Bad(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 1)
+            self.bn = nn.BatchNorm2d(3)
+
+        def forward(self, x):
+            return self.conv(self.bn(x))
+
+    bad = Bad().eval()
+    bad.bn.running_mean.fill_(1.0)
+    with pytest.raises(ValueError, match="BatchNorm"):
+        convert(bad, mc.scheme(adc__bits=0), torch.randn(2, 3, 4, 4))
