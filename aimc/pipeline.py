@@ -142,11 +142,14 @@ def analog_mvm(
     currents: CurrentsFn = matmul_currents,
     gain: float = 1.0,
     observer: ObserverFn | None = None,
+    linear_currents: bool = False,
 ) -> torch.Tensor:
     """The digital output [C, B, N] of the analog MVM of integer inputs ``x_int`` [B, K].
 
     ``ranges`` holds one ADC range per weight slice (``None``: no ADC). ``gain`` is an analog gain applied
     to every ADC input (drift compensation). Inputs are converted to the conductances' dtype.
+    ``linear_currents`` declares that ``currents`` is linear in g with no per-read randomness (no read
+    noise, no wire resistance): analog subtraction I+ - I- is then read as one array of g+ - g-.
     """
     layout = SliceLayout.from_scheme(scheme)
     if ranges is not None and len(ranges) != layout.slices:
@@ -168,6 +171,8 @@ def analog_mvm(
     )
     chips, n_out = programmed.g_pos.shape[0], programmed.g_pos.shape[2]
     out = torch.zeros(chips, x_int.shape[0], n_out, dtype=dtype, device=x_int.device)
+    analog_pair = programmed.g_neg is not None and scheme.mapping.subtraction == "analog"
+    difference = programmed.g_pos - programmed.g_neg if (linear_currents and analog_pair) else None
     groups = column_groups(n_out, scheme.array.columns)
     group_index = torch.cat(
         [torch.full((b - a,), gi, device=x_int.device) for gi, (a, b) in enumerate(groups)]
@@ -187,7 +192,7 @@ def analog_mvm(
                 signal = sum(coef * currents(g[:, k, :, rows], xp) for g, coef in parts)
                 return _accumulate_and_convert(signal, t_sig, scheme, k, ranges, gain, observer)
 
-            digits = _slice_digits(read, programmed, layout, scheme, k, x_total, group_index)
+            digits = _slice_digits(read, programmed, difference, layout, scheme, k, x_total, group_index)
             out += layout.significance[k] * layout.digit_weight * digits
         if layout.kind == "offset" and scheme.mapping.offset == "digital":
             out -= layout.m * x_total.reshape(1, -1, 1)
@@ -219,6 +224,7 @@ def _accumulate_and_convert(
 def _slice_digits(
     read: Callable[..., torch.Tensor],
     programmed: Programmed,
+    difference: torch.Tensor | None,
     layout: SliceLayout,
     scheme: Scheme,
     k: int,
@@ -228,6 +234,8 @@ def _slice_digits(
     """Digit-unit output of weight slice k for one partition, [C, B, N]."""
     to_digits = layout.current_to_digits(k)
     g_pos, g_neg = programmed.g_pos, programmed.g_neg
+    if difference is not None:
+        return to_digits * read((difference, 1.0))
     if g_neg is not None:
         if scheme.mapping.subtraction == "analog":
             return to_digits * read((g_pos, 1.0), (g_neg, -1.0))

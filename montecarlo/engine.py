@@ -98,9 +98,8 @@ class CurrentModel:
     """The pipeline's ``currents(g [C, N, Kp], x [T, B, Kp]) -> [C, T, B, N]`` hook for one scheme.
 
     Every call is one read of one array (one cell polarity) for T input slices of B vectors: read noise is
-    drawn afresh for each call, vector and slice. ``zero`` is a placeholder conductance tensor whose
-    reads are skipped (zero current): the engine's fast path for analog differential subtraction
-    without per-read randomness, where g+ - g- is programmed as one array.
+    drawn afresh for each call, vector and slice. When :attr:`linear` holds, the pipeline may read a
+    differential pair as one array of g+ - g- (``analog_mvm(..., linear_currents=True)``).
     """
 
     def __init__(
@@ -122,7 +121,6 @@ class CurrentModel:
         self.mode = mode
         self.generator = generator
         self.budget = budget
-        self.zero_ptr: int | None = None
 
     @property
     def linear(self) -> bool:
@@ -133,8 +131,6 @@ class CurrentModel:
         return torch.randn(shape, generator=self.generator, dtype=like.dtype, device=like.device)
 
     def __call__(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        if self.zero_ptr is not None and g.data_ptr() == self.zero_ptr and all(s == 0 for s in g.stride()):
-            return g.new_zeros(g.shape[0], x.shape[0], x.shape[1], g.shape[1])
         if self.r > 0:
             return self._parasitic(g, x)
         ideal = matmul_currents(g, x)
@@ -251,7 +247,9 @@ def profile_signals(
     step = chunk or _vector_block(sim, x_int.shape[1], w_int.shape[0], 1, False, DEFAULT_BUDGET, signed_inputs)
     with no_tf32():
         for b0 in range(0, x_int.shape[0], step):
-            analog_mvm(x_int[b0 : b0 + step], ideal, sim, signed_inputs=signed_inputs, observer=profile)
+            analog_mvm(
+                x_int[b0 : b0 + step], ideal, sim, signed_inputs=signed_inputs, observer=profile, linear_currents=True
+            )
     return profile
 
 
@@ -355,16 +353,6 @@ def program(
     return program_chips(program_ideal(w_int, scheme, dtype), scheme.device, seed, chips)
 
 
-def differential_fast_path(programmed: Programmed, currents: CurrentModel, scheme: Scheme) -> Programmed:
-    """For analog subtraction with linear currents, read g+ - g- as one array (the negative read is skipped)."""
-    if programmed.g_neg is None or scheme.mapping.subtraction != "analog" or not currents.linear:
-        return programmed
-    diff = programmed.g_pos - programmed.g_neg
-    zero = diff.new_zeros(()).expand(diff.shape)
-    currents.zero_ptr = zero.data_ptr()
-    return Programmed(diff, zero, programmed.g_unit)
-
-
 def simulate_mvm(
     layer: Layer | QuantizedLayer,
     scheme: Scheme,
@@ -418,7 +406,6 @@ def simulate_mvm(
         for c0 in range(0, chips, c_step):
             c1 = min(chips, c0 + c_step)
             programmed = program_chips(ideal, scheme.device, seed, range(c0, c1))
-            programmed = differential_fast_path(programmed, currents, scheme)
             for b0 in range(0, x_int.shape[0], b_step):
                 y = analog_mvm(
                     x_int[b0 : b0 + b_step],
@@ -428,6 +415,7 @@ def simulate_mvm(
                     ranges=ranges,
                     currents=currents,
                     gain=gain,
+                    linear_currents=currents.linear,
                 )
                 out[c0:c1, b0 : b0 + b_step] = y.to("cpu", torch.float64)
     return MVMResult(out, q.reference, ranges, gain, signed)

@@ -45,7 +45,6 @@ from .engine import (
     DEFAULT_BUDGET,
     CurrentModel,
     SignalProfile,
-    differential_fast_path,
     fast_scheme,
     no_tf32,
     ranges_from_profile,
@@ -92,7 +91,7 @@ class _AnalogBase(nn.Module):
         self.currents = CurrentModel(self.scheme if not ideal else _ideal_scheme(self.scheme), gen,
                                      self.read_noise_mode, self.budget)
         programmed = target if ideal else program_chips(target, self.scheme.device, seed, [0])
-        self.programmed = differential_fast_path(programmed, self.currents, self.scheme)
+        self.programmed = programmed
         self.sim_scheme = fast_scheme(self.scheme, self.currents.linear)
 
     def reset_stats(self) -> None:
@@ -121,7 +120,7 @@ class _AnalogBase(nn.Module):
 
     def _currents(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         out = self.currents(g, x)
-        if self.record_stats and not (self.currents.zero_ptr is not None and g.data_ptr() == self.currents.zero_ptr):
+        if self.record_stats:
             s = self.stats
             s["current_sum"] = s.get("current_sum", 0.0) + float(out.abs().sum())
             s["current_count"] = s.get("current_count", 0) + out.numel()
@@ -144,7 +143,9 @@ class _AnalogBase(nn.Module):
             for b0 in range(0, x2d.shape[0], step):
                 x_int, x_scale = self._quantize(x2d[b0 : b0 + step])
                 y = analog_mvm(x_int, self.programmed, self.sim_scheme, signed_inputs=self.signed_inputs,
-                               ranges=self.ranges, currents=currents, gain=self.gain, observer=observer)[0]
+                               ranges=self.ranges, currents=currents, gain=self.gain, observer=observer,
+                               # recorded bit-line currents must be the physical ones, not g+ - g-
+                               linear_currents=self.currents.linear and not self.record_stats)[0]
                 outs.append(y.to(torch.float32) * (x_scale.float() * self.w_scale))
         y = torch.cat(outs) if outs else x2d.new_zeros(0, n)
         return y if self.bias is None else y + self.bias
