@@ -137,8 +137,12 @@ class Budget:
         return {s: float(np.mean(self.variance[s] + self.bias[s] * total)) / mse for s in SOURCES}
 
     def relative_rms_of(self, source: str) -> float:
-        """sqrt(mean(bias_s^2 + variance_s)) / rms_ref: the error of one source alone."""
-        return math.sqrt(float(np.mean(self.bias[source] ** 2 + self.variance[source])) / self.reference_ms)
+        """sqrt(mean(bias_s^2 + variance_s)) / rms_ref: the error of one source alone.
+
+        Negative (-sqrt|.|) for an ADC term that removes more analog error than it adds.
+        """
+        value = float(np.mean(self.bias[source] ** 2 + self.variance[source])) / self.reference_ms
+        return math.copysign(math.sqrt(abs(value)), value)
 
     def covariance(self, vector: int = 0) -> np.ndarray:
         """Output error covariance [N, N] for one input vector (diagonal plus the unit-column blocks)."""

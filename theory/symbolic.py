@@ -91,8 +91,14 @@ def censored_moment(n: int, g: np.ndarray, sigma: np.ndarray, lo: float, hi: flo
     for j in range(n + 1):
         m_j = np.ones_like(g) if j == 0 else np.broadcast_to(_standard_moment_fn(j)(lo_std, hi_std), g.shape)
         total = total + math.comb(n, j) * g ** (n - j) * sigma**j * m_j
-    # sigma = 0: X = clip(g) exactly (also covers standardised bounds of 0/0)
-    return np.where(sigma > 0, total, np.clip(g, lo, hi) ** n)
+    # sigma = 0, or g so far outside [lo, hi] that X sits on a bound: X = clip(g) exactly
+    return np.where((sigma > 0) & ~_on_bound(g, sigma, lo, hi), total, np.clip(g, lo, hi) ** n)
+
+
+def _on_bound(g: np.ndarray, sigma: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Where the whole distribution lies beyond one bound (the clipped standard bounds would mislead)."""
+    lim = STANDARD_LIMIT * sigma
+    return (g - hi >= lim) | (lo - g >= lim)
 
 
 def programmed_mean_var(g: np.ndarray, sigma: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
@@ -102,8 +108,9 @@ def programmed_mean_var(g: np.ndarray, sigma: np.ndarray, lo: float, hi: float) 
     lo_std, hi_std = _standardised(g, sigma, lo, hi)
     m1 = _standard_moment_fn(1)(lo_std, hi_std)
     m2 = _standard_moment_fn(2)(lo_std, hi_std)
-    mean = np.where(sigma > 0, g + sigma * m1, np.clip(g, lo, hi))
-    var = np.where(sigma > 0, sigma**2 * np.maximum(m2 - m1**2, 0.0), 0.0)
+    random = (sigma > 0) & ~_on_bound(g, sigma, lo, hi)
+    mean = np.where(random, g + sigma * m1, np.clip(g, lo, hi))
+    var = np.where(random, sigma**2 * np.maximum(m2 - m1**2, 0.0), 0.0)
     return mean, var
 
 

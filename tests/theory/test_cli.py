@@ -1,0 +1,38 @@
+"""aimc estimate / aimc formulas runners."""
+
+import argparse
+import json
+
+import pytest
+from aimc.theory import cli
+
+
+def _args(*argv):
+    parser = argparse.ArgumentParser()
+    cli.add_estimate_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_default_estimate_prints_a_budget_table():
+    result = cli.run_estimate(_args())
+    assert result["preset"] == "design-a" and 0 < result["relative_rms"] < 1
+    assert sum(result["by_source"].values()) == pytest.approx(1.0)
+    table = cli.format_budget_table(result)
+    assert "programming" in table and "relative rms" in table
+    json.dumps(result)
+
+
+def test_set_overrides_and_bad_values_are_one_line_value_errors():
+    base = cli.run_estimate(_args("--set", "adc.bits=0"))
+    assert base["by_source"]["adc_quantization"] == 0
+    for argv in (("--set", "adc.bits=-1"), ("--preset", "nope"), ("--set", "adcbits"), ("--layer", "/no/file.npz")):
+        with pytest.raises(ValueError) as info:
+            cli.run_estimate(_args(*argv))
+        assert "\n" not in str(info.value)
+
+
+def test_formulas_plain_and_latex():
+    parser = argparse.ArgumentParser()
+    cli.add_formulas_arguments(parser)
+    assert "erf" in cli.run_formulas(parser.parse_args([]))
+    assert "\\operatorname{erf}" in cli.run_formulas(parser.parse_args(["--latex", "--preset", "design-a"]))
