@@ -321,6 +321,8 @@ def _given_budget(w_int, x_int, signed, scheme, layout, sets, coef, ranges, grou
     common_bias, common_var = _empty((n_vec, len(groups))), _empty((n_vec, len(groups)))
     digital_acc = i.accumulation == "digital" and xs.shape[0] > 1
     parts = partitions(x_int.shape[1], scheme.array.rows)
+    if scheme.parasitics.r > 0 and scheme.parasitics.topology != "gate_bitline":
+        raise ValueError("parasitics.topology: the closed form covers gate_bitline only (row_column: not derived)")
     conversions = _conversions(xs, t_sig, sets, parts, digital_acc, scheme.parasitics)
     if ranges is None and scheme.adc.bits > 0:
         ranges = _default_ranges(scheme, layout, conversions, x_int.shape[1], signed)
