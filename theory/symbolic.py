@@ -119,7 +119,8 @@ def drift_moment_expression(k: int) -> sp.Expr:
     """E[D^k], D = exp(-nu L), L = ln(t/t0), nu ~ N(nu_mean, nu_std^2) (sympy integral over nu)."""
     nu_free = sp.Symbol("nu", real=True)
     density = sp.exp(-((nu_free - nu_mean) ** 2) / (2 * nu_std**2)) / (nu_std * sp.sqrt(2 * sp.pi))
-    return sp.integrate(sp.exp(-k * nu_free * log_t) * density, (nu_free, -sp.oo, sp.oo), conds="none")
+    integral = sp.integrate(sp.exp(-k * nu_free * log_t) * density, (nu_free, -sp.oo, sp.oo), conds="none")
+    return sp.simplify(integral)
 
 
 @cache
