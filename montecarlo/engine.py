@@ -209,24 +209,54 @@ class SignalProfile:
     """An observer (``observer(k, signal)``) that keeps the ADC input signals of every weight slice.
 
     At most ``cap`` values are kept per observer call (a uniform random subset, fixed seed), so profiling
-    memory is bounded by the calibration set's number of blocks, not its size in signals.
+    memory is bounded by the calibration set's number of blocks, not its size in signals. With
+    ``total_cap``, at most that many values are kept per slice over all calls: a uniform random sample
+    without replacement of every signal seen (the values with the smallest random keys), held on the
+    signals' device, so whole-network calibration does not move and sort every signal on the CPU.
     """
 
-    def __init__(self, slices: int, cap: int = 1 << 22, seed: int = 0):
+    def __init__(self, slices: int, cap: int = 1 << 22, seed: int = 0, total_cap: int | None = None):
         self.samples: list[list[torch.Tensor]] = [[] for _ in range(slices)]
         self.cap = cap
+        self.total_cap = total_cap
+        self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
+        self._generators = {"cpu": self.generator}
+        self._keys: list[torch.Tensor | None] = [None] * slices
         self.count = [0] * slices
 
+    def _generator(self, device: torch.device) -> torch.Generator:
+        if str(device) not in self._generators:
+            self._generators[str(device)] = torch.Generator(device=device).manual_seed(self.seed)
+        return self._generators[str(device)]
+
     def __call__(self, k: int, signal: torch.Tensor) -> None:
-        flat = signal.detach().reshape(-1).to("cpu", torch.float64)
+        flat = signal.detach().reshape(-1)
         self.count[k] += flat.numel()
-        if flat.numel() > self.cap:
-            flat = flat[torch.randperm(flat.numel(), generator=self.generator)[: self.cap]]
-        self.samples[k].append(flat)
+        if self.total_cap is not None:
+            self._keep_smallest_keys(k, flat)
+            return
+        if flat.numel() > self.cap:  # subsample where the signal lives, then move only what is kept
+            pick = torch.randperm(flat.numel(), generator=self._generator(flat.device), device=flat.device)
+            flat = flat[pick[: self.cap]]
+        self.samples[k].append(flat.to("cpu", torch.float64))
+
+    def _keep_smallest_keys(self, k: int, flat: torch.Tensor) -> None:
+        keys = torch.rand(flat.numel(), generator=self._generator(flat.device), dtype=torch.float64,
+                          device=flat.device)
+        values = flat.to(torch.float64)
+        if self._keys[k] is not None:
+            keys = torch.cat([self._keys[k], keys])
+            values = torch.cat([self.samples[k][0], values])
+        if keys.numel() > self.total_cap:
+            keys, pick = torch.topk(keys, self.total_cap, largest=False)
+            values = values[pick]
+        self._keys[k], self.samples[k] = keys, [values]
 
     def signals(self, k: int) -> torch.Tensor:
-        return torch.cat(self.samples[k]) if self.samples[k] else torch.zeros(0, dtype=torch.float64)
+        if not self.samples[k]:
+            return torch.zeros(0, dtype=torch.float64)
+        return torch.cat(self.samples[k]).to("cpu", torch.float64)
 
 
 def profile_signals(

@@ -345,7 +345,7 @@ def _calibrate_adcs(model: nn.Module, layers: list[_AnalogBase], scheme: Scheme,
     for layer in layers:
         layer.ranges = None
         layer.program(None, ideal=True)
-        layer.profile = SignalProfile(SliceLayout.from_scheme(scheme).slices, cap=1 << 20)
+        layer.profile = SignalProfile(SliceLayout.from_scheme(scheme).slices, total_cap=1 << 20)
     with torch.no_grad():
         for b in batches:
             model(b)
