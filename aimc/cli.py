@@ -120,6 +120,13 @@ _EXTERNAL = {
         "run_validate",
         "format_validation",
     ),
+    "figures": (
+        "compute and draw the figures",
+        "aimc.figures.cli",
+        "add_figures_arguments",
+        "run_figures",
+        "format_figures",
+    ),
 }
 
 
