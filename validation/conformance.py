@@ -11,7 +11,8 @@ vocabulary declares, so that a new option joins the suite by being registered:
 * weight slicing: every slice count the scheme accepts for each mapping (under-used top slices included);
 * ADC: bits 4..10 for every range policy, no ADC, power-of-two slice ranges on and off;
 * On/Off 10, 100, 1e3, infinite; drift with and without compensation; stuck cells; wire resistance for
-  every topology.
+  every topology;
+* (full set only) every mapping combination crossed with every ADC policy and input accumulation.
 
 A check case is a scheme (dotted overrides on :data:`BASE`), a small layer and a chip budget; its verdict
 is :func:`aimc.validation.mvm.compare` (3 % where the 95 % interval is tight enough, else inside the
@@ -295,6 +296,23 @@ def _parasitic_cases() -> list[Case]:
     return out
 
 
+def _cross_cases() -> list[Case]:
+    """Full set only: every valid mapping combination x every ADC range policy (4 and 8 bits) x input
+    accumulation, state-independent error (tags prefixed ``cross:``, so the quick cover ignores them)."""
+    opts = registered_options()
+    fields = ("mapping.kind", "mapping.offset", "mapping.subtraction")
+    out = []
+    for combo in itertools.product(*(opts[f] for f in fields)):
+        mapping = dict(zip(fields, combo))
+        if not _valid(mapping):
+            continue
+        for policy, bits, acc in itertools.product(opts["adc.range"], (4, 8), opts["inputs.accumulation"]):
+            over = {**mapping, **SI, "adc.range": policy, "adc.bits": bits, "inputs.accumulation": acc}
+            name = f"cross[{'/'.join(combo)}-{policy}{bits}-{acc}]"
+            out.append(_case(name, over, [f"cross:{'/'.join(combo)}", f"cross:adc.range={policy}"]))
+    return out
+
+
 def _other_options(covered: set[str]) -> list[Case]:
     """Any registered option not yet exercised by a family above, with the default context (SI + ADC)."""
     out = []
@@ -320,7 +338,7 @@ def check_cases(level: str = "full") -> list[Case]:
     covered = {t for c in cases for t in c.tags}
     cases += _other_options(covered)
     if level == "full":
-        return cases
+        return cases + _cross_cases()
     wanted = {f"{p}={v}" for p, choices in registered_options().items() for v in choices} | set(QUICK_TAGS)
     quick = []
     for c in sorted(cases, key=_cost):
