@@ -128,7 +128,9 @@ def _exact_sum(
         first += p * err
         second += p * err**2
         interior = valid & np.isfinite(upper) & (sigma > 0)
-        density = np.exp(-0.5 * ((upper - centre) / safe) ** 2) / math.sqrt(2 * math.pi)
+        # far tails underflow to a zero density; infinite bounds are masked out below
+        with np.errstate(over="ignore", invalid="ignore"):
+            density = np.exp(-0.5 * ((upper - centre) / safe) ** 2) / math.sqrt(2 * math.pi)
         gain += np.where(interior, density * delta / safe, 0.0)
     return first, second, gain
 

@@ -91,6 +91,8 @@ def format_budget_table(result: dict) -> str:
         if share == 0 and alone == 0:
             continue
         lines.append(f"  {s:<18}{100 * share:>13.2f}%{alone:>12.4g}")
+    if any(v < 0 for v in result["by_source"].values()):
+        lines.append("  (a negative share: that source's bias partly cancels the others' bias)")
     return "\n".join(lines)
 
 
