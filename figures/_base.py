@@ -43,10 +43,12 @@ __all__ = [
     "gallery_path",
     "label_ticks",
     "new_figure",
+    "new_mosaic",
     "number",
     "read_rows",
     "rows_for",
     "save_figure",
+    "save_png",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -205,14 +207,29 @@ def label_ticks(ax, values: Sequence[float], axis: str = "x") -> None:
     target.set_major_formatter(lambda v, _pos: f"{v:g}")
 
 
+def new_mosaic(layout: list[list[str]], size: tuple[float, float], **kwargs) -> tuple[Figure, dict]:
+    """A figure with named axes laid out as ``layout`` (see ``Figure.subplot_mosaic``), styled as above."""
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplot_mosaic(layout, **kwargs)
+    for ax in axes.values():
+        ax.grid(True, which="major", alpha=0.3)
+        ax.tick_params(labelsize=9)
+    return fig, axes
+
+
 def save_figure(fig: Figure, name: str, quick: bool = False, suffix: str = "") -> Path:
     """Write the PNG atomically to the gallery and return its path."""
+    return save_png(lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"), name, quick, suffix)
+
+
+def save_png(draw: Callable[[str], object], name: str, quick: bool = False, suffix: str = "") -> Path:
+    """Let ``draw(path)`` write a PNG to a temporary file, then move it into the gallery atomically."""
     path = gallery_path(name, quick, suffix)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.png")
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=DPI, format="png")
+        draw(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

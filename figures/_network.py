@@ -45,8 +45,11 @@ def matrix_layers(net: nn.Module) -> list[tuple[str, torch.Tensor]]:
             for name, m in net.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def calibration_images(count: int) -> torch.Tensor:
-    """``count`` calibration images, evenly strided over the 500 (all classes), normalised for the model."""
+def calibration_images(count: int, crop: int | None = None) -> torch.Tensor:
+    """``count`` calibration images, evenly strided over the 500 (all classes), normalised for the model.
+
+    ``crop``: keep only the central crop x crop pixels (quick runs: fewer positions per convolution).
+    """
     from aimc.validation.data import calibration_set, normalise
     from aimc.validation.models import reference_model
 
@@ -56,4 +59,8 @@ def calibration_images(count: int) -> torch.Tensor:
         raise FigureSkipped(f"the calibration images of {MODEL} are not available ({e})") from None
     stride = max(1, len(images) // count)
     spec = reference_model(MODEL)
-    return normalise(images[::stride][:count], spec.mean, spec.std)
+    images = images[::stride][:count]
+    if crop is not None:
+        top, left = (images.shape[2] - crop) // 2, (images.shape[3] - crop) // 2
+        images = images[:, :, top : top + crop, left : left + crop]
+    return normalise(images, spec.mean, spec.std)

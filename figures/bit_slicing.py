@@ -43,6 +43,7 @@ SERIES_STYLE = {
     "offset, 8-bit weights": ("C1", "^"),
 }
 CLIPS = ("none", "range")
+QUICK_CLIPS = ("none",)
 PAPER_FULL_SLICE_RATIO = {1: 0.58, 2: 0.77, 4: 0.94}
 """``shared/PAPER.md`` 3.3 [derived]: state-independent error ratio with full b-bit slices."""
 CHIPS, QUICK_CHIPS = 8, 2
@@ -69,7 +70,7 @@ def points(quick: bool) -> list[dict]:
     return [
         {"clip": clip, "error_model": model, "series": series, "bits_per_cell": bpc, "slices": slices,
          "layer": _mvm.layer_label(quick), "chips": QUICK_CHIPS if quick else CHIPS, "seed": 0}
-        for clip in CLIPS for model in ALPHA for series, (_, _, cells) in SERIES.items()
+        for clip in (QUICK_CLIPS if quick else CLIPS) for model in ALPHA for series, (_, _, cells) in SERIES.items()
         for bpc, slices in cells.items()
     ]
 

@@ -1,0 +1,294 @@
+"""The figures package: quick runs of every computed figure into a temporary folder, the physics they must
+show, resumption, the plot-only figures with and without CSVs, and the command line."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+
+import pytest
+from aimc.figures import (
+    FIGURES,
+    _base,
+    _mvm,
+    adc_bits,
+    adc_histogram,
+    bit_slicing,
+    conductance,
+    error_budget,
+    figure_module,
+    mapping_error,
+    run_figure,
+)
+from aimc.figures.cli import run_figures
+
+from aimc.cli import main
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    """Data, gallery and validation-results folders in a temporary directory."""
+    monkeypatch.setattr(_base, "DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr(_base, "GALLERY_DIR", tmp_path / "gallery")
+    monkeypatch.setattr(_base, "RESULTS_DIR", tmp_path / "results")
+    return tmp_path
+
+
+def shared_model_or_skip() -> None:
+    from aimc.validation.models import shared_file
+
+    try:
+        shared_file("models", "resnet50_tinyimagenet.pt")
+        shared_file("data", "tinyimagenet-calibration-500.zip")
+    except FileNotFoundError as e:
+        pytest.skip(f"shared model or data absent ({e}); set AIMC_SHARED to run the network figures")
+
+
+def rows_of(name: str) -> list[dict]:
+    return _base.read_rows(_base.data_path(name, quick=True))
+
+
+def png_written(name: str, suffix: str = "") -> None:
+    path = _base.gallery_path(name, quick=True, suffix=suffix)
+    assert path.is_file() and path.stat().st_size > 10_000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def pick(table, **match) -> dict:
+    sel = [r for r in table if all(r[k] == str(v) for k, v in match.items())]
+    assert len(sel) == 1, (match, len(sel))
+    return sel[0]
+
+
+def value(row: dict, key: str) -> float:
+    return _base.number(row, key)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# computed figures
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_mapping_error_offset_is_worse_and_monte_carlo_agrees(dirs):
+    result = run_figure("mapping_error", quick=True, progress=False)
+    assert result["computed"] and result["skipped"] is None
+    rows = rows_of("mapping_error")
+    assert len(rows) == len(mapping_error.points(quick=True)) == 24
+    for r in rows:
+        theory, mc = value(r, "theory_relative_rms"), value(r, "mc_relative_rms")
+        assert theory > 0 and mc > 0
+        assert value(r, "mc_ci_low") <= mc <= value(r, "mc_ci_high")
+        assert mc == pytest.approx(theory, rel=0.3)  # 2 chips of a small layer
+    for model, alpha in (("state_independent", 0.005), ("state_proportional", 0.05)):
+        for bits in (0, 8):
+            err = {m: value(pick(rows, error_model=model, alpha=alpha, mapping=m, adc_bits=bits),
+                            "theory_relative_rms") for m in mapping_error.MAPPINGS}
+            # offset carries sqrt(2) (state-independent) or ~10x (state-proportional) the differential error;
+            # the unit column adds its own, shared by every column
+            assert err["offset"] > (5 if model == "state_proportional" else 1.3) * err["differential"]
+            assert err["offset, unit column"] > err["offset"]
+    small = pick(rows, error_model="state_proportional", alpha=0.05, mapping="differential", adc_bits=0)
+    large = pick(rows, error_model="state_proportional", alpha=0.2, mapping="differential", adc_bits=0)
+    assert value(large, "theory_relative_rms") == pytest.approx(4 * value(small, "theory_relative_rms"), rel=0.1)
+    png_written("mapping_error")
+
+
+def test_rerun_skips_finished_points_and_resumes_missing_ones(dirs, monkeypatch):
+    mapping_error.compute(quick=True, progress=False)
+    path = _base.data_path("mapping_error", quick=True)
+    before = path.read_text()
+    calls = []
+    real = _mvm.evaluate
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_mvm, "evaluate", counting)
+    mapping_error.compute(quick=True, progress=False)
+    assert calls == [] and path.read_text() == before
+    rows = _base.read_rows(path)
+    with path.open("w", newline="") as handle:  # drop one finished point, as if interrupted before it
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows[:-1])
+    mapping_error.compute(quick=True, progress=False)
+    assert len(calls) == 1
+    assert len(_base.read_rows(path)) == len(rows)
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_bit_slicing_reproduces_the_derived_ratios(dirs):
+    run_figure("bit_slicing", quick=True, progress=False)
+    rows = bit_slicing.ratios(rows_of("bit_slicing"))
+    assert len(rows) == len(bit_slicing.points(quick=True)) == 24
+
+    def ratio(series, bpc, model="state_independent", clip="none", key="theory_ratio"):
+        return next(r[key] for r in rows if r["series"] == series and r["bits_per_cell"] == str(bpc)
+                    and r["error_model"] == model and r["clip"] == clip)
+
+    for bpc, expected in bit_slicing.PAPER_FULL_SLICE_RATIO.items():  # full slices: a small benefit
+        assert ratio("differential, 9-bit weights", bpc) == pytest.approx(expected, abs=0.02)
+        assert ratio("offset, 8-bit weights", bpc) == pytest.approx(expected, abs=0.02)
+    assert ratio("differential, 8-bit weights", 2) > 1.3  # under-used top slices: worse than unsliced
+    assert ratio("differential, 8-bit weights", 4) > 1.3
+    for bpc in (1, 2, 4):  # state-proportional: at most a small benefit
+        assert 0.6 < ratio("differential, 9-bit weights", bpc, "state_proportional") < 1.0
+    assert all(math.isfinite(r["mc_ratio"]) and r["mc_ratio"] > 0 for r in rows)
+    png_written("bit_slicing")
+
+
+def test_adc_bits_theory_is_exact_for_ideal_devices_and_offset_needs_more_bits(dirs):
+    run_figure("adc_bits", quick=True, progress=False)
+    rows = rows_of("adc_bits")
+    assert len(rows) == len(adc_bits.points(quick=True)) == 20
+    for r in rows:
+        if r["device"] == "ideal":  # deterministic: the closed form is the simulation
+            assert value(r, "theory_relative_rms") == pytest.approx(value(r, "mc_relative_rms"), rel=1e-6)
+    for device in ("ideal", "SONOS"):
+        for n_rows in adc_bits.ROWS:
+            err = {(m, b): value(pick(rows, device=device, mapping=m, rows=n_rows, adc_bits=b), "theory_relative_rms")
+                   for m in adc_bits.MAPPINGS for b in adc_bits.QUICK_BITS}
+            for b in adc_bits.QUICK_BITS:
+                assert err["offset", b] > 3 * err["differential", b]
+            assert err["differential", 4] > err["differential", 8]
+    sonos = pick(rows, device="SONOS", mapping="differential", rows=1152, adc_bits=8)
+    no_adc = pick(rows, device="SONOS", mapping="differential", rows=1152, adc_bits=0)
+    assert value(sonos, "theory_relative_rms") < adc_bits.SETTLED * value(no_adc, "theory_relative_rms")
+    png_written("adc_bits")
+
+
+def test_error_budget_shares_add_up_and_design_e_is_dominated_by_its_unit_column(dirs):
+    run_figure("error_budget", quick=True, progress=False)
+    rows = rows_of("error_budget")
+    assert [r["preset"] for r in rows] == list(error_budget.QUICK_PRESETS)
+    from aimc.theory import SOURCES
+
+    for r in rows:
+        assert sum(value(r, f"share_{s}") for s in SOURCES) == pytest.approx(1.0, abs=1e-9)
+    assert value(pick(rows, preset="design-e"), "share_unit_column") > 0.5
+    assert value(pick(rows, preset="design-a"), "share_programming") > 0.9
+    assert value(pick(rows, preset="design-e"), "relative_rms") > 5 * value(pick(rows, preset="design-a"), "relative_rms")
+    png_written("error_budget")
+
+
+def test_conductance_differential_cells_sit_near_gmin_and_offset_near_mid(dirs):
+    shared_model_or_skip()
+    run_figure("conductance", quick=True, progress=False)
+    rows = rows_of("conductance")
+    assert len(rows) == len(conductance.SCHEMES) * (conductance.QUICK_LAYERS + 1)
+    network = {r["scheme"]: value(r, "mean_g") for r in rows if r["layer"] == "network"}
+    assert network["differential, unsliced (7 b/cell)"] < 0.2 * network["offset, unsliced (8 b/cell)"]
+    for label, (kind, slices) in conductance.SCHEMES.items():
+        assert 0 < network[label] < 1
+        if kind == "offset":
+            assert network[label] == pytest.approx(0.5, abs=0.06)
+        row = next(r for r in rows if r["scheme"] == label and r["layer"] == "network")
+        per_slice = [value(row, f"mean_g_slice{k}") for k in range(slices)]
+        assert sum(per_slice) / slices == pytest.approx(network[label], rel=1e-9)
+    assert network["differential, 1 b/cell"] > network["differential, unsliced (7 b/cell)"]
+    png_written("conductance")
+
+
+def test_adc_histogram_offset_uses_more_of_its_range_and_counts_every_signal(dirs):
+    shared_model_or_skip()
+    run_figure("adc_histogram", quick=True, progress=False)
+    rows = rows_of("adc_histogram")
+    assert len(rows) == len(adc_histogram.QUICK_CONFIGS) * 54
+    for r in rows:
+        assert 0 < value(r, "fraction_of_max") <= 1
+        assert 0 < value(r, "fraction_of_observed") <= 1 + 1e-12
+    target = {r["config"]: r for r in rows if r["layer"] == adc_histogram.TARGET}
+    diff, off = target["differential, ADC per input bit"], target["offset, ADC per input bit"]
+    assert value(off, "fraction_of_max") > 3 * value(diff, "fraction_of_max")
+    for r in (diff, off):
+        assert sum(json.loads(r["hist_counts"])) == int(r["signals"]) > 0
+    assert value(diff, "calibrated_low") == -value(diff, "calibrated_high")  # signed: analog subtraction
+    assert value(off, "calibrated_low") >= 0  # unsigned: one cell, non-negative inputs
+    png_written("adc_histogram")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# plot-only figures
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_plot_only_figures_are_skipped_with_a_message_without_csvs(dirs):
+    for name in ("accuracy_sweeps", "mvm_identity"):
+        result = run_figure(name, quick=True)
+        assert not result["computed"] and result["files"] == []
+        assert "no " in result["skipped"] and "CSV" in result["skipped"] and f"aimc figures {name}" in result["skipped"]
+
+
+def _write_csv(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_accuracy_sweeps_draws_the_experiment_csvs_present(dirs):
+    folder = _base.RESULTS_DIR / "resnet50-tinyimagenet"
+    common = {"images": 100, "chips": 2, "baseline_quantized": 0.63}
+    _write_csv(folder / "cell-sp-mapping.csv", [
+        {"point": f"{m} alpha={a:g}", "accuracy_mean": acc, "accuracy_std": 0.01, **common}
+        for m, drop in (("differential", 0.01), ("offset", 0.2)) for a, acc in ((0.02, 0.62 - drop / 4), (0.1, 0.6 - drop))
+    ])
+    _write_csv(folder / "designs.csv", [
+        {"point": p, "accuracy_mean": acc, "accuracy_std": 0.002, **common}
+        for p, acc in (("design-a", 0.62), ("design-a ideal cells", 0.63), ("design-e", 0.3))
+    ])
+    result = run_figure("accuracy_sweeps", quick=True)
+    assert result["skipped"] is None and len(result["files"]) == 1
+    png_written("accuracy_sweeps", suffix="-resnet50-tinyimagenet")
+
+
+def test_mvm_identity_draws_the_validation_csv(dirs):
+    pytest.importorskip("aimc.validation.mvm")
+    rows = [{"key": str(i), "mapping": m, "expected": "True", "mc_sigma": s, "theory_sigma": s * 1.01,
+             "mc_ci_low": s * 0.98, "mc_ci_high": s * 1.02, "within_tolerance": "True", "error_message": ""}
+            for i, (m, s) in enumerate((("differential", 0.05), ("offset, digital", 0.3), ("differential", 0.1)))]
+    _write_csv(_base.RESULTS_DIR / "mvm" / "mvm.csv", rows)
+    result = run_figure("mvm_identity", quick=True)
+    assert result["skipped"] is None
+    png_written("mvm_identity")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# registry and command line
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_every_registered_figure_documents_itself_and_can_draw():
+    for name in FIGURES:
+        module = figure_module(name)
+        assert module.NAME == name and module.TITLE and len(module.__doc__) > 200
+        assert callable(module.plot)
+
+
+def test_unknown_figure_names_are_refused_with_the_list(dirs, capsys):
+    with pytest.raises(ValueError, match="known: mapping_error, bit_slicing"):
+        figure_module("nope")
+    args = argparse.Namespace(names=["error_budget", "nope"], all=False, quick=True, plot_only=False,
+                              no_progress=True, json=False)
+    with pytest.raises(ValueError, match="unknown figure 'nope'"):
+        run_figures(args)
+    assert not _base.data_path("error_budget", quick=True).exists()  # refused before any work
+    assert main(["figures", "nope"]) == 2
+    assert "unknown figure" in capsys.readouterr().err
+    assert main(["figures"]) == 2
+    assert "--all" in capsys.readouterr().err
+
+
+def test_cli_json_lists_the_files_written(dirs, capsys):
+    assert main(["figures", "error_budget", "--quick", "--no-progress", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["computed"] == ["error_budget"] and result["quick"] is True
+    assert sorted(result["files"]) == sorted([str(_base.data_path("error_budget", True)),
+                                              str(_base.gallery_path("error_budget", True))])
+    assert main(["figures", "error_budget", "--quick", "--plot-only"]) == 0
+    assert "drawn in" in capsys.readouterr().out
