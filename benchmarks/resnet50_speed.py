@@ -1,0 +1,190 @@
+"""Monte Carlo speed of a whole ResNet-50 on simulated analog hardware (DESIGN section 7).
+
+Times ``aimc.validation.accuracy`` end to end for a few configurations: conversion (BatchNorm folding,
+input and ADC calibration on the 500 calibration images) and one programmed chip's pass over the test
+images. Prints images/s, seconds per 10,000 images, simulated analog MACs/s and the fraction of the GPU's
+peak. Targets (CIFAR-10 ResNet-50, 10,000 test images, one H200): design A < 7 s, design E < 60 s, the
+heaviest configuration < 5 min.
+
+MACs: ``network`` MACs are the multiply-accumulates of the network's Conv2d/Linear products (counted by
+forward hooks on the float model); ``cell`` MACs multiply them by what the hardware does per weight:
+weight slices x input slices read separately x cells per weight (2 for differential pairs, plus the unit
+column). The fraction of peak compares 2 x network MACs/s with the H200's dense FP32 (non-tensor-core)
+rate, 67 TFLOP/s (the engine disables TF32 to keep integer products exact).
+
+Configurations: ``design-a``, ``design-e`` (the presets, SONOS programming error), ``heaviest`` (four 2-bit
+slices of 9-bit weights, differential, 8 input bits with an ADC per bit, 288 rows, 8-bit calibrated ADC,
+read noise state-proportional 1 %, output-referred read-noise mode), or ``EXPERIMENT/POINT`` from
+``aimc.validation.experiments``. ``NAME@N`` measures on N images and extrapolates to --images.
+
+    python benchmarks/resnet50_speed.py --model resnet50-cifar10 --device cuda \\
+        --configs design-a design-e heaviest@500 --json-out speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from aimc.montecarlo.layers import reprogram
+from aimc.validation.accuracy import _correct, chip_seed, convert_network, float_accuracy, load_network
+from aimc.validation.experiments import EXPERIMENTS
+from torch import nn
+
+from aimc.presets import get_preset
+from aimc.scheme import Scheme
+
+H200_FP32_FLOPS = 67e12
+H200_TF32_FLOPS = 495e12
+HEAVIEST = {
+    "mapping.kind": "differential",
+    "weights.bits": 9,
+    "weights.slices": 4,
+    "inputs.bits": 8,
+    "inputs.slice_bits": 1,
+    "inputs.accumulation": "digital",
+    "array.rows": 288,
+    "adc.bits": 8,
+    "adc.range": "calibrated",
+    "device.read_noise.model": "state_proportional",
+    "device.read_noise.alpha": 0.01,
+}
+
+
+def scheme_of(name: str) -> tuple[Scheme, str]:
+    """(scheme, read-noise mode) of a configuration name."""
+    if name == "heaviest":
+        return Scheme().with_overrides(HEAVIEST), "output_referred"
+    if "/" in name:
+        exp_name, label = name.split("/", 1)
+        exp = EXPERIMENTS[exp_name]
+        point = next(p for p in exp.points if p.label == label)
+        return exp.scheme(point), "per_device"
+    return get_preset(name), "per_device"
+
+
+def network_macs(model: nn.Module, image: torch.Tensor) -> int:
+    """Multiply-accumulates of the Conv2d/Linear layers for one image."""
+    total = 0
+
+    def hook(module, args, out):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            k = module.in_channels * module.kernel_size[0] * module.kernel_size[1] // module.groups
+            total += out[0].numel() * k
+        else:
+            total += out[0].numel() * module.in_features
+
+    handles = [
+        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
+    with torch.no_grad():
+        model(image)
+    for h in handles:
+        h.remove()
+    return total
+
+
+def cell_factor(scheme: Scheme, signed_first: bool = False) -> int:
+    """Device reads per network MAC: weight slices x input slices x cells per weight."""
+    from aimc.inputs import slice_count
+
+    i = scheme.inputs
+    t = slice_count(i.bits, i.slice_bits, signed_first)
+    cells = 1 if scheme.mapping.kind == "offset" else 2
+    return scheme.weights.slices * t * cells
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(net, name: str, images: int, total: int, batch_size: int, budget: int | None) -> dict:
+    scheme, mode = scheme_of(name)
+    dev = net.device
+    _sync(dev)
+    t0 = time.perf_counter()
+    analog = convert_network(net, scheme, 0, budget, read_noise_mode=mode)
+    _sync(dev)
+    t_convert = time.perf_counter() - t0
+    sub = type(net)(**{**net.__dict__, "images": net.images[:images], "labels": net.labels[:images]})
+    _correct(
+        analog,
+        type(net)(**{**sub.__dict__, "images": sub.images[:8], "labels": sub.labels[:8]}),
+        batch_size,
+        None,
+    )  # warm-up
+    reprogram(analog, chip_seed(0, 1))
+    _sync(dev)
+    t0 = time.perf_counter()
+    correct = _correct(analog, sub, batch_size, None)
+    _sync(dev)
+    seconds = time.perf_counter() - t0
+    macs = network_macs(net.model, net.images[:1].float().to(dev))
+    per_s = images / seconds
+    factor = cell_factor(scheme)
+    return {
+        "config": name,
+        "images_timed": images,
+        "seconds_timed": round(seconds, 3),
+        "images_per_s": round(per_s, 1),
+        f"seconds_per_{total}_images": round(total / per_s, 2),
+        "extrapolated": images < total,
+        "convert_seconds": round(t_convert, 2),
+        "top1_on_timed_images": correct / images,
+        "network_macs_per_image": macs,
+        "network_macs_per_s": macs * per_s,
+        "cell_reads_per_mac": factor,
+        "cell_macs_per_s": macs * per_s * factor,
+        "fraction_of_fp32_peak": 2 * macs * per_s / H200_FP32_FLOPS,
+        "peak_memory_gib": round(torch.cuda.max_memory_allocated(dev) / 2**30, 2)
+        if dev.type == "cuda"
+        else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="resnet50-cifar10")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--images", type=int, default=10000, help="test images to report for (default 10000)")
+    parser.add_argument("--configs", nargs="+", default=["design-a", "design-e", "heaviest@500"])
+    parser.add_argument("--batch-size", type=int, default=250)
+    parser.add_argument("--budget", type=int, default=None, help="analog-layer chunk budget in elements")
+    parser.add_argument("--calibration", default=None)
+    parser.add_argument("--json-out", default=None)
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    net = load_network(args.model, device=args.device, calibration=args.calibration)
+    images = min(args.images, len(net.labels))
+    print(f"loaded {args.model}: {len(net.labels)} images in {time.perf_counter() - t0:.1f} s", flush=True)
+    t0 = time.perf_counter()
+    top1 = float_accuracy(net, args.batch_size)
+    _sync(net.device)
+    print(f"float: top-1 {top1:.4f}, {len(net.labels) / (time.perf_counter() - t0):.0f} images/s", flush=True)
+    results = []
+    for spec in args.configs:
+        name, _, count = spec.partition("@")
+        n = min(int(count), images) if count else images
+        result = measure(net, name, n, images, args.batch_size, args.budget)
+        result["device"] = torch.cuda.get_device_name(net.device) if net.device.type == "cuda" else "cpu"
+        result["model"] = args.model
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    if args.json_out:
+        with open(args.json_out, "w") as handle:
+            json.dump(results, handle, indent=2)
+    print(f"\n{'config':<40} {'img/s':>9} {'s/' + str(images):>10} {'net TMAC/s':>11} {'FP32 peak':>9}")
+    for r in results:
+        print(
+            f"{r['config']:<40} {r['images_per_s']:>9.1f} {r[f'seconds_per_{images}_images']:>10.2f} "
+            f"{r['network_macs_per_s'] / 1e12:>11.2f} {100 * r['fraction_of_fp32_peak']:>8.1f}%"
+            + ("  (extrapolated)" if r["extrapolated"] else "")
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,379 @@
+"""Tests of aimc.validation.accuracy, the experiments runner and `aimc accuracy`.
+
+The logic runs on a tiny random CNN (seconds); the whole path runs on both reference ResNet-50s and on
+the ImageNet path with a handful of real images and one chip on the CPU (skipped with a message when the
+shared folder is absent).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from aimc.validation import accuracy as acc
+from aimc.validation import experiments as exps
+from aimc.validation.accuracy import Network, ResultsCSV
+from aimc.validation.models import find_shared_dir, resnet50
+from torch import nn
+
+from aimc.cli import main as aimc_main
+from aimc.scheme import Scheme
+
+# ---------------------------------------------------------------------------------------------------------
+# a tiny network for the logic
+# ---------------------------------------------------------------------------------------------------------
+
+
+class TinyCNN(nn.Module):
+    def __init__(self, classes: int = 4):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, stride=2, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU()
+        self.fc = nn.Linear(8 * 4 * 4, classes)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.relu(self.bn2(self.conv2(x)))
+        return self.fc(x.flatten(1))
+
+
+def tiny_network(images: int = 48, seed: int = 0) -> Network:
+    torch.manual_seed(seed)
+    model = TinyCNN().eval()
+    for bn in (model.bn1, model.bn2):
+        bn.running_mean.uniform_(-0.2, 0.2)
+        bn.running_var.uniform_(0.5, 2.0)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (images, 3, 8, 8), dtype=torch.uint8, generator=gen)
+    cal = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8, generator=gen)
+    with torch.no_grad():  # labels = the float model's own predictions, so accuracies are not trivial
+        logits = model(acc.normalise(x, (0.5,) * 3, (0.25,) * 3))
+    labels = logits.argmax(1)
+    labels[::3] = (labels[::3] + 1) % 4
+    return Network("tiny", "", model, x, labels, cal, (0.5,) * 3, (0.25,) * 3)
+
+
+def predictions(net: Network, scheme: Scheme) -> torch.Tensor:
+    analog = acc.convert_network(net, scheme)
+    with torch.no_grad():
+        return analog(acc.normalise(net.images, net.mean, net.std)).argmax(1)
+
+
+IDEAL_EXACT = [
+    # no ADC: the analog product is the integer product whatever the mapping
+    {"adc.bits": 0},
+    {"adc.bits": 0, "mapping.kind": "offset", "weights.slices": 4, "array.rows": 16},
+    # a granular ADC with enough bits for 16 rows of 2-bit digits and 1-bit input slices converts exactly
+    {
+        "mapping.kind": "offset",
+        "weights.slices": 4,
+        "array.rows": 16,
+        "inputs.accumulation": "digital",
+        "adc.bits": 8,
+        "adc.range": "granular",
+    },
+    {
+        "mapping.kind": "differential",
+        "weights.slices": 7,
+        "array.rows": 16,
+        "inputs.accumulation": "digital",
+        "adc.bits": 8,
+        "adc.range": "granular",
+    },
+]
+
+
+@pytest.mark.parametrize("overrides", IDEAL_EXACT)
+def test_ideal_devices_reproduce_the_quantised_baseline(overrides):
+    net = tiny_network()
+    scheme = Scheme().with_overrides(overrides)
+    base = acc.baselines(net, scheme)
+    assert torch.equal(predictions(net, scheme), predictions(net, acc.quantized_scheme(scheme)))
+    assert acc.evaluate_chips(net, scheme, progress=False) == [base["baseline_quantized"]]
+    # the quantised model is a different model from the float one (8-bit): both are real numbers in [0, 1]
+    assert 0.0 <= base["baseline_float"] <= 1.0
+
+
+def test_quantized_scheme_keeps_only_the_quantisation():
+    s = Scheme().with_overrides(
+        {
+            "weights.bits": 6,
+            "inputs.bits": 5,
+            "mapping.kind": "offset",
+            "device.programming.model": "state_independent",
+            "device.programming.alpha": 0.05,
+            "adc.bits": 4,
+        }
+    )
+    q = acc.quantized_scheme(s)
+    assert (q.weights.bits, q.inputs.bits, q.adc.bits) == (6, 5, 0)
+    assert not q.device.programming.active and q.parasitics.r == 0
+    assert acc.scheme_hash(q) == acc.scheme_hash(acc.quantized_scheme(s.with_overrides({"adc.bits": 8})))
+
+
+def test_chips_differ_and_repeat():
+    net = tiny_network()
+    noisy = Scheme().with_overrides(
+        {"adc.bits": 0, "device.programming.model": "state_independent", "device.programming.alpha": 0.15}
+    )
+    first = acc.evaluate_chips(net, noisy, chips=4, seed=3, progress=False)
+    again = acc.evaluate_chips(net, noisy, chips=4, seed=3, progress=False)
+    assert first == again  # same seed, same chips
+    assert len(set(first)) > 1  # chips are programmed differently
+    assert (
+        acc.evaluate_chips(net, noisy, chips=2, seed=3, progress=False) == first[:2]
+    )  # chip c independent of K
+    mean, std = acc.summarize(first)
+    assert mean == pytest.approx(sum(first) / 4) and std > 0
+    assert acc.summarize([0.5]) == (0.5, 0.0)
+
+
+def test_scheme_hash_is_stable_and_discriminating():
+    a = Scheme().with_overrides({"adc.bits": 6})
+    assert acc.scheme_hash(a) == acc.scheme_hash(Scheme.from_json(a.to_json()))
+    assert acc.scheme_hash(a) != acc.scheme_hash(Scheme())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# results files
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_results_csv_resume_does_not_recompute(tmp_path):
+    store = ResultsCSV(tmp_path / "r.csv")
+    key = {
+        "model": "m",
+        "data": "",
+        "scheme_hash": "h",
+        "images": "8",
+        "chips": "2",
+        "seed": "0",
+        "calibration_images": "500",
+    }
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"accuracy_mean": 0.5, "accuracy_std": 0.1, "accuracies": [0.4, 0.6], "seconds": 1.0}
+
+    _, cached1 = acc.run_cached(store, key, compute)
+    second, cached2 = acc.run_cached(store, key, compute)
+    assert calls == [1] and (cached1, cached2) == (False, True)
+    assert second["accuracies"] == [0.4, 0.6] and second["accuracy_mean"] == 0.5
+    _, cached3 = acc.run_cached(store, {**key, "seed": "1"}, compute)
+    assert calls == [1, 1] and not cached3
+    assert len(store.rows()) == 2
+
+
+def test_results_csv_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "r.csv"
+    store = ResultsCSV(path, ("k",))
+    store.add({"k": "a", "v": 1})
+    before = path.read_bytes()
+
+    def broken(self, rows):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(csv.DictWriter, "writerows", broken)
+    with pytest.raises(OSError):
+        store.add({"k": "b", "v": 2})
+    assert path.read_bytes() == before  # the old file, untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]  # no temporary file left behind
+    monkeypatch.undo()
+    store.add({"k": "b", "v": 2, "new_column": "x"})
+    store.add({"k": "a", "v": 3})  # same key: replaced, not duplicated
+    rows = store.rows()
+    assert [(r["k"], r["v"]) for r in rows] == [("b", "2"), ("a", "3")]
+    assert rows[0]["new_column"] == "x" and rows[1]["new_column"] == ""
+
+
+def test_experiment_runner_writes_each_point_and_resumes(tmp_path, monkeypatch):
+    net = tiny_network(images=16)
+    exp = exps.Experiment(
+        "toy",
+        "two points",
+        (
+            exps.Point("ideal", {}),
+            exps.Point(
+                "noisy", {"device.programming.model": "state_proportional", "device.programming.alpha": 0.2}
+            ),
+        ),
+        {"adc.bits": 0},
+    )
+    calls = []
+    real = acc.evaluate_chips
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("chips", args[2] if len(args) > 2 else 1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(acc, "evaluate_chips", counting)
+    path = exps.run_experiment(
+        exp, net, chips=3, root=tmp_path, progress=False, log=lambda m: None, deadline=0.0
+    )  # a past deadline: nothing is started
+    assert not path.exists() and calls == []
+    exps.run_experiment(exp, net, chips=3, root=tmp_path, progress=False, log=lambda m: None, match="ideal")
+    rows = ResultsCSV(path).rows()
+    assert [r["point"] for r in rows] == ["ideal"] and rows[0]["chips"] == "1"  # ideal devices: one chip
+    n_calls = len(calls)
+    exps.run_experiment(exp, net, chips=3, root=tmp_path, progress=False, log=lambda m: None)
+    rows = ResultsCSV(path).rows()
+    assert [r["point"] for r in rows] == ["ideal", "noisy"]
+    noisy = rows[1]
+    assert noisy["chips"] == "3" and len(json.loads(noisy["accuracies"])) == 3
+    assert noisy["set:device.programming.alpha"] == "0.2" and noisy["images"] == "16"
+    for column in (
+        "experiment",
+        "accuracy_mean",
+        "accuracy_std",
+        "baseline_float",
+        "baseline_quantized",
+        "seconds",
+        "device",
+        "seed",
+        "scheme_hash",
+    ):
+        assert noisy[column] != ""
+    done = len(calls)
+    assert done == n_calls + 1  # the finished point was not recomputed (baselines were cached on net)
+    exps.run_experiment(exp, net, chips=3, root=tmp_path, progress=False, log=lambda m: None)
+    assert len(calls) == done
+
+
+def test_paper_experiments_are_valid_schemes():
+    for exp in exps.EXPERIMENTS.values():
+        for point in exp.points:
+            exp.scheme(point)  # raises ConfigError if a point is not a valid scheme
+    cell = exps.EXPERIMENTS["cell-si-slices"]
+    slices = {
+        (exp_scheme.mapping.kind, exp_scheme.weights.slices, exp_scheme.bits_per_slice)
+        for exp_scheme in (cell.scheme(p) for p in cell.points)
+    }
+    assert slices == {
+        ("differential", 7, 1),
+        ("differential", 4, 2),
+        ("differential", 2, 4),
+        ("offset", 8, 1),
+        ("offset", 4, 2),
+        ("offset", 2, 4),
+    }
+    designs = exps.EXPERIMENTS["designs"]
+    assert {p.preset for p in designs.points} == {"design-a", "design-b", "design-c", "design-e"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# real data: reference models and the ImageNet path
+# ---------------------------------------------------------------------------------------------------------
+
+
+def shared_or_skip(*parts: str) -> Path:
+    try:
+        path = find_shared_dir().joinpath(*parts)
+    except FileNotFoundError as error:
+        pytest.skip(f"shared folder absent ({error}); set AIMC_SHARED to run the real-data tests")
+    if not path.exists():
+        pytest.skip(f"shared file {path} absent; set AIMC_SHARED to the folder holding data/ and models/")
+    return path
+
+
+def test_images_subset_is_fixed_seeded_and_balanced():
+    shared_or_skip("data", "tinyimagenet-val.zip")
+    shared_or_skip("models", "resnet50_tinyimagenet.pt")
+    a = acc.load_network("resnet50-tinyimagenet", images=20, calibration_images=4)
+    b = acc.load_network("resnet50-tinyimagenet", images=20, calibration_images=4)
+    c = acc.load_network("resnet50-tinyimagenet", images=20, seed=1, calibration_images=4)
+    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
+    assert not torch.equal(a.labels, c.labels)
+    assert a.images.shape == (20, 3, 64, 64) and len(set(a.labels.tolist())) == 20  # one per class
+    assert a.calibration.shape == (4, 3, 64, 64)
+
+
+@pytest.mark.parametrize("model", ["resnet50-tinyimagenet", "resnet50-cifar10"])
+def test_whole_path_on_a_reference_model(model, tmp_path, capsys):
+    shared_or_skip("models", acc.reference_model(model).file)
+    shared_or_skip("data", acc.reference_model(model).test_zip)
+    shared_or_skip("data", acc.reference_model(model).calibration_zip)
+    out = tmp_path / "acc.csv"
+    argv = [
+        "accuracy",
+        "--model",
+        model,
+        "--images",
+        "8",
+        "--chips",
+        "1",
+        "--calibration-images",
+        "4",
+        "--set",
+        "adc.range=max",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--json",
+    ]
+    assert aimc_main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    for name in ("accuracy_mean", "accuracy_std", "baseline_float", "baseline_quantized"):
+        assert 0.0 <= result[name] <= 1.0
+    assert result["images"] == 8 and result["chips"] == 1 and result["accuracy_std"] == 0.0
+    assert len(result["accuracies"]) == 1 and not result["cached"]
+    assert result["baseline_float"] >= 0.25  # a trained network: far above chance on 8 balanced images
+    rows = ResultsCSV(out).rows()
+    assert len(rows) == 1 and rows[0]["model"] == model
+    assert aimc_main(argv) == 0  # the second call reads the CSV instead of simulating
+    again = json.loads(capsys.readouterr().out)
+    assert again["cached"] and again["accuracy_mean"] == result["accuracy_mean"]
+    assert len(ResultsCSV(out).rows()) == 1
+
+
+def test_imagenet_path_with_a_model_built_here(tmp_path):
+    zip_path = shared_or_skip("data", "imagenet-val-1300.zip")
+    torch.manual_seed(0)
+    weights = tmp_path / "resnet50.pth"
+    torch.save(resnet50().state_dict(), weights)
+    net = acc.load_network(str(weights), data=str(zip_path), images=2, calibration_images=2)
+    assert net.images.shape == (2, 3, 224, 224) and net.images.dtype == torch.uint8
+    assert net.calibration.shape == (2, 3, 224, 224)
+    for image in net.calibration:  # calibration images are held out of the test images
+        assert not any(torch.equal(image, test) for test in net.images)
+    val_map = acc.ImageNetValZip(zip_path)
+    assert set(net.labels.tolist()) <= {label for _, label in val_map.samples}
+    assert net.labels.dtype == torch.int64 and int(net.labels.max()) < 1000
+    scheme = acc.quantized_scheme(Scheme())  # ideal devices, no ADC: one conversion serves both results
+    result = acc.accuracy_for_scheme(net, scheme, progress=False)
+    assert result["images"] == 2 and 0.0 <= result["accuracy_mean"] <= 1.0
+    assert result["accuracy_mean"] == result["baseline_quantized"]  # ideal devices, no ADC
+
+
+BAD_ARGUMENTS = [
+    ["--chips", "0"],
+    ["--images", "0"],
+    ["--batch-size", "0"],
+    ["--model", "no-such-model"],
+    ["--model", "missing-weights.pth", "--data", "missing-folder"],
+    ["--model", "missing-weights.pth"],  # the ImageNet path needs --data
+    ["--preset", "no-such-preset"],
+    ["--set", "adc.bits=-1"],
+    ["--set", "no.such.field=1"],
+    ["--data", "missing.zip", "--images", "4"],
+]
+
+
+@pytest.mark.parametrize("extra", BAD_ARGUMENTS)
+def test_bad_input_exits_2_with_one_line(extra, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert aimc_main(["accuracy", "--no-progress", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("aimc accuracy: error:") and "\n" not in err
+    assert not (tmp_path / "aimc_accuracy.csv").exists()
+
+
+def test_experiments_cli_refuses_unknown_names(capsys):
+    assert exps.main(["run", "no-such-experiment", "--model", "resnet50-cifar10"]) == 2
+    assert "unknown experiment" in capsys.readouterr().err
