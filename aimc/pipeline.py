@@ -143,13 +143,17 @@ def analog_mvm(
     gain: float = 1.0,
     observer: ObserverFn | None = None,
     linear_currents: bool = False,
+    block: int = 1 << 25,
 ) -> torch.Tensor:
     """The digital output [C, B, N] of the analog MVM of integer inputs ``x_int`` [B, K].
 
     ``ranges`` holds one ADC range per weight slice (``None``: no ADC). ``gain`` is an analog gain applied
     to every ADC input (drift compensation). Inputs are converted to the conductances' dtype.
-    ``linear_currents`` declares that ``currents`` is linear in g with no per-read randomness (no read
-    noise, no wire resistance): analog subtraction I+ - I- is then read as one array of g+ - g-.
+    ``linear_currents`` declares that ``currents`` is the ideal product :func:`matmul_currents` (no
+    per-read randomness, no wire resistance). The same signal path is then evaluated in batched form: all
+    row partitions in one product, a differential pair with analog subtraction read as one array of
+    g+ - g-, and input slices accumulated in analog collapsed into one read of the whole input (exact for
+    linear currents). ``block`` bounds the elements of the largest intermediate tensor of that form.
     """
     layout = SliceLayout.from_scheme(scheme)
     if ranges is not None and len(ranges) != layout.slices:
@@ -163,6 +167,8 @@ def analog_mvm(
         raise ValueError("programmed: g_unit must be given exactly when mapping.offset is unit_column")
     if x_int.dim() != 2 or x_int.shape[1] != programmed.g_pos.shape[-1]:
         raise ValueError(f"inputs: expected [vectors, {programmed.g_pos.shape[-1]}], got {list(x_int.shape)}")
+    if linear_currents:
+        return _linear_mvm(x_int, programmed, scheme, signed_inputs, ranges, gain, observer, block)
     i = scheme.inputs
     dtype = programmed.g_pos.dtype
     x_slices = input_slices(x_int, i.bits, i.slice_bits, signed_inputs).to(dtype)
@@ -171,8 +177,6 @@ def analog_mvm(
     )
     chips, n_out = programmed.g_pos.shape[0], programmed.g_pos.shape[2]
     out = torch.zeros(chips, x_int.shape[0], n_out, dtype=dtype, device=x_int.device)
-    analog_pair = programmed.g_neg is not None and scheme.mapping.subtraction == "analog"
-    difference = programmed.g_pos - programmed.g_neg if (linear_currents and analog_pair) else None
     groups = column_groups(n_out, scheme.array.columns)
     group_index = torch.cat(
         [torch.full((b - a,), gi, device=x_int.device) for gi, (a, b) in enumerate(groups)]
@@ -192,7 +196,7 @@ def analog_mvm(
                 signal = sum(coef * currents(g[:, k, :, rows], xp) for g, coef in parts)
                 return _accumulate_and_convert(signal, t_sig, scheme, k, ranges, gain, observer)
 
-            digits = _slice_digits(read, programmed, difference, layout, scheme, k, x_total, group_index)
+            digits = _slice_digits(read, programmed, layout, scheme, k, x_total, group_index)
             out += layout.significance[k] * layout.digit_weight * digits
         if layout.kind == "offset" and scheme.mapping.offset == "digital":
             out -= layout.m * x_total.reshape(1, -1, 1)
@@ -224,7 +228,6 @@ def _accumulate_and_convert(
 def _slice_digits(
     read: Callable[..., torch.Tensor],
     programmed: Programmed,
-    difference: torch.Tensor | None,
     layout: SliceLayout,
     scheme: Scheme,
     k: int,
@@ -234,8 +237,6 @@ def _slice_digits(
     """Digit-unit output of weight slice k for one partition, [C, B, N]."""
     to_digits = layout.current_to_digits(k)
     g_pos, g_neg = programmed.g_pos, programmed.g_neg
-    if difference is not None:
-        return to_digits * read((difference, 1.0))
     if g_neg is not None:
         if scheme.mapping.subtraction == "analog":
             return to_digits * read((g_pos, 1.0), (g_neg, -1.0))
@@ -245,3 +246,94 @@ def _slice_digits(
         unit = read((programmed.g_unit, 1.0))  # [C, B, G]
         return to_digits * (converted - unit[..., group_index])
     return to_digits * (converted - layout.g_min * x_total.reshape(1, -1, 1))
+
+
+def _padded_partitions(t: torch.Tensor, rows: int) -> torch.Tensor:
+    """[..., K] -> [..., P, R]: the K rows split into partitions of ``rows`` (the last zero-padded)."""
+    k = t.shape[-1]
+    r = min(rows, k)
+    p = -(-k // r)
+    if p * r != k:
+        t = torch.nn.functional.pad(t, (0, p * r - k))
+    return t.reshape(*t.shape[:-1], p, r)
+
+
+def _read_partitions(g: torch.Tensor, k: int, xs: torch.Tensor) -> torch.Tensor:
+    """Ideal currents of weight slice k of every partition: g [C, S, N, P, R], xs [T, B, P, R] -> [C, T, B, P, N]."""
+    return torch.einsum("cnpr,tbpr->ctbpn", g[:, k], xs)
+
+
+def _linear_mvm(
+    x_int: torch.Tensor,
+    programmed: Programmed,
+    scheme: Scheme,
+    signed_inputs: bool,
+    ranges: list[ADCRange] | None,
+    gain: float,
+    observer: ObserverFn | None,
+    block: int,
+) -> torch.Tensor:
+    """:func:`analog_mvm` for ideal (matmul) currents, batched over partitions, vectors and input slices.
+
+    Every ADC still sees exactly the signal the loop form gives it: one conversion per (partition, weight
+    slice, input slice or accumulated input, vector, column); only the order of the float sums differs.
+    """
+    layout = SliceLayout.from_scheme(scheme)
+    i = scheme.inputs
+    dtype = programmed.g_pos.dtype
+    rows = scheme.array.rows
+    analog_acc = i.accumulation == "analog" or i.slice_bits == 0
+    if analog_acc:  # linear currents: sum_t 2^(s t) (g . x_t) = g . x, one read of the whole input
+        x_slices, t_sig = x_int.to(dtype).unsqueeze(0), torch.ones(1, dtype=dtype, device=x_int.device)
+    else:
+        x_slices = input_slices(x_int, i.bits, i.slice_bits, signed_inputs).to(dtype)
+        t_sig = torch.tensor(
+            slice_significance(i.bits, i.slice_bits, signed_inputs), dtype=dtype, device=x_int.device
+        )
+    chips, n_out = programmed.g_pos.shape[0], programmed.g_pos.shape[2]
+    parts = -(-x_int.shape[1] // min(rows, x_int.shape[1]))
+    g_pos = _padded_partitions(programmed.g_pos, rows)  # [C, S, N, P, R]
+    g_neg = None if programmed.g_neg is None else _padded_partitions(programmed.g_neg, rows)
+    if g_neg is not None and scheme.mapping.subtraction == "analog":
+        g_pos, g_neg = g_pos - g_neg, None
+    g_unit = None if programmed.g_unit is None else _padded_partitions(programmed.g_unit, rows)
+    group_index = torch.cat(
+        [
+            torch.full((b - a,), gi, device=x_int.device)
+            for gi, (a, b) in enumerate(column_groups(n_out, scheme.array.columns))
+        ]
+    )
+    per_vector = (
+        chips
+        * len(t_sig)
+        * parts
+        * (n_out * (2 if g_neg is not None else 1) + (0 if g_unit is None else g_unit.shape[2]))
+    )
+    step = max(1, block // max(1, per_vector))
+    out = torch.empty(chips, x_int.shape[0], n_out, dtype=dtype, device=x_int.device)
+    weights = t_sig.reshape(1, -1, 1, 1, 1)
+
+    def convert(signal: torch.Tensor, k: int) -> torch.Tensor:
+        """[C, T, B, P, N] currents -> converted, accumulated over input slices: [C, B, P, N]."""
+        signal = signal * gain
+        if observer is not None:
+            observer(k, signal if signal.shape[1] > 1 else signal[:, 0])
+        return (weights * _convert(signal, k, ranges, scheme.adc.bits)).sum(1)
+
+    for b0 in range(0, x_int.shape[0], step):
+        xs = _padded_partitions(x_slices[:, b0 : b0 + step], rows)  # [T, B, P, R]
+        x_total = (t_sig.reshape(-1, 1, 1) * xs.sum(-1)).sum(0)  # [B, P]
+        y = torch.zeros(chips, xs.shape[1], n_out, dtype=dtype, device=x_int.device)
+        for k in range(layout.slices):
+            q = convert(_read_partitions(g_pos, k, xs), k)
+            if g_neg is not None:
+                q = q - convert(_read_partitions(g_neg, k, xs), k)
+            elif g_unit is not None:
+                q = q - convert(_read_partitions(g_unit, k, xs), k)[..., group_index]
+            elif layout.kind == "offset":
+                q = q - layout.g_min * x_total.unsqueeze(-1)
+            y += (layout.significance[k] * layout.digit_weight * layout.current_to_digits(k)) * q.sum(2)
+        if layout.kind == "offset" and scheme.mapping.offset == "digital":
+            y -= layout.m * x_total.sum(1).reshape(1, -1, 1)
+        out[:, b0 : b0 + step] = y
+    return out

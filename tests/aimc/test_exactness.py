@@ -79,10 +79,15 @@ def test_ideal_analog_mvm_is_exact(config):
     x = torch.randint(-top if signed else 0, top + 1, (5, fan_in), generator=gen)
     layout = SliceLayout.from_scheme(scheme)
     ranges = [structural_range(scheme, k, fan_in, signed) for k in range(layout.slices)] if use_adc else None
-    y = analog_mvm(x, program_ideal(w, scheme), scheme, signed_inputs=signed, ranges=ranges)[0]
+    programmed = program_ideal(w, scheme)
     reference = (x @ w.T).to(torch.float64)
-    assert torch.max(torch.abs(y - reference)) < 1e-6 * max(1.0, float(reference.abs().max()))
-    assert torch.equal(torch.round(y), reference)
+    for linear in (False, True):  # the per-partition loop and the batched form of the same signal path
+        block = int(torch.randint(1, 4000, (1,), generator=gen))  # small blocks exercise the chunking
+        y = analog_mvm(
+            x, programmed, scheme, signed_inputs=signed, ranges=ranges, linear_currents=linear, block=block
+        )[0]
+        assert torch.max(torch.abs(y - reference)) < 1e-6 * max(1.0, float(reference.abs().max()))
+        assert torch.equal(torch.round(y), reference)
 
 
 @settings(max_examples=200, deadline=None)
