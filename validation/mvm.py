@@ -799,6 +799,9 @@ class ResultsTable:
                 writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
                 writer.writeheader()
                 writer.writerows(ordered)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates the file private; results are meant to be shared
             os.replace(tmp, self.path)
         except BaseException:
             if os.path.exists(tmp):
@@ -935,7 +938,7 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
                 "mc_ci": [_f(r, "mc_ci_low"), _f(r, "mc_ci_high")],
                 "ratio": _f(r, "ratio"),
                 "judged_by": r["judged_by"],
-                "sigma_ok": _b(r, "within_tolerance") or abs(_f(r, "ratio") - 1) <= TOLERANCE,
+                "sigma_within_3_percent": abs(_f(r, "ratio") - 1) <= TOLERANCE,
                 "bias": {"theory": _f(r, "theory_bias"), "mc": _f(r, "mc_bias"), "relevant": _b(r, "bias_relevant"),
                          "ok": _b(r, "bias_ok")},
                 "reason": r.get("reason") or "",
