@@ -273,12 +273,11 @@ def profile_signals(
     layout = SliceLayout.from_scheme(scheme)
     profile = profile if profile is not None else SignalProfile(layout.slices)
     ideal = program_ideal(w_int, scheme, dtype)
-    sim = fast_scheme(scheme, linear=True)  # ideal arrays: linear currents
-    step = chunk or _vector_block(sim, x_int.shape[1], w_int.shape[0], 1, False, DEFAULT_BUDGET, signed_inputs)
+    step = chunk or _vector_block(scheme, x_int.shape[1], w_int.shape[0], 1, False, DEFAULT_BUDGET, signed_inputs)
     with no_tf32():
         for b0 in range(0, x_int.shape[0], step):
             analog_mvm(
-                x_int[b0 : b0 + step], ideal, sim, signed_inputs=signed_inputs, observer=profile, linear_currents=True
+                x_int[b0 : b0 + step], ideal, scheme, signed_inputs=signed_inputs, observer=profile, linear_currents=True
             )
     return profile
 
@@ -344,18 +343,6 @@ class MVMResult:
 
     def summary(self) -> dict:
         return error_summary(self.outputs, self.reference)
-
-
-def fast_scheme(scheme: Scheme, linear: bool) -> Scheme:
-    """An equivalent scheme that is cheaper to simulate when the column currents are linear.
-
-    With analog accumulation and linear currents, sum_t 2^(s t) (g . x_t) = g . x: one whole-input read
-    replaces T bit-serial reads (same ADC input, same structural and calibrated ranges).
-    """
-    i = scheme.inputs
-    if linear and i.accumulation == "analog" and i.slice_bits > 0:
-        return scheme.with_overrides({"inputs.slice_bits": 0})
-    return scheme
 
 
 def _vector_block(
@@ -426,10 +413,9 @@ def simulate_mvm(
         ranges = calibrate_ranges(scheme, w_int, x_cal, signed, dtype=torch.float64)
     gain = drift_compensation_gain(scheme.device.drift)
     currents = CurrentModel(scheme, stream_generator(seed, 2, 0, dev), read_noise_mode, budget)
-    sim_scheme = fast_scheme(scheme, currents.linear)
     per_device = currents.noisy and read_noise_mode == "per_device"
     c_step = _chip_block(scheme, n, k, budget)
-    b_step = chunk or _vector_block(sim_scheme, k, n, min(c_step, chips), per_device, budget, signed)
+    b_step = chunk or _vector_block(scheme, k, n, min(c_step, chips), per_device, budget, signed)
     out = torch.empty(chips, x_int.shape[0], n, dtype=torch.float64)
     ideal = program_ideal(w_int, scheme, dtype)
     with no_tf32():
@@ -440,7 +426,7 @@ def simulate_mvm(
                 y = analog_mvm(
                     x_int[b0 : b0 + b_step],
                     programmed,
-                    sim_scheme,
+                    scheme,
                     signed_inputs=signed,
                     ranges=ranges,
                     currents=currents,

@@ -45,7 +45,6 @@ from .engine import (
     DEFAULT_BUDGET,
     CurrentModel,
     SignalProfile,
-    fast_scheme,
     no_tf32,
     ranges_from_profile,
     resolve_device,
@@ -92,7 +91,6 @@ class _AnalogBase(nn.Module):
                                      self.read_noise_mode, self.budget)
         programmed = target if ideal else program_chips(target, self.scheme.device, seed, [0])
         self.programmed = programmed
-        self.sim_scheme = fast_scheme(self.scheme, self.currents.linear)
 
     def reset_stats(self) -> None:
         self.stats = {}
@@ -132,7 +130,7 @@ class _AnalogBase(nn.Module):
             raise RuntimeError(f"{self.name or 'analog layer'}: not programmed; call reprogram(model, seed)")
         n = self.w_int.shape[0]
         i = self.scheme.inputs
-        t = slice_count(i.bits, i.slice_bits if self.sim_scheme.inputs.slice_bits else 0, self.signed_inputs)
+        t = slice_count(i.bits, i.slice_bits, self.signed_inputs)
         noisy = self.currents.noisy and self.currents.mode == "per_device"
         rows = min(self.w_int.shape[1], self.scheme.array.rows)
         step = max(1, self.budget // max(1, t * n * (rows if noisy else 1) + t * self.w_int.shape[1]))
@@ -142,7 +140,7 @@ class _AnalogBase(nn.Module):
         with no_tf32():
             for b0 in range(0, x2d.shape[0], step):
                 x_int, x_scale = self._quantize(x2d[b0 : b0 + step])
-                y = analog_mvm(x_int, self.programmed, self.sim_scheme, signed_inputs=self.signed_inputs,
+                y = analog_mvm(x_int, self.programmed, self.scheme, signed_inputs=self.signed_inputs,
                                ranges=self.ranges, currents=currents, gain=self.gain, observer=observer,
                                # recorded bit-line currents must be the physical ones, not g+ - g-
                                linear_currents=self.currents.linear and not self.record_stats)[0]

@@ -68,7 +68,6 @@ def test_ideal_granular_adc_exact(mc, case):
 @pytest.mark.parametrize("kind", ["differential", "offset"])
 def test_ideal_exact_without_fast_paths(mc, monkeypatch, kind):
     """The bit-serial analog-accumulation path and the two-array differential read are exact too."""
-    monkeypatch.setattr(engine, "fast_scheme", lambda s, linear: s)
     monkeypatch.setattr(engine.CurrentModel, "linear", property(lambda self: False))
     s = mc.scheme(mapping__kind=kind, array__rows=6, adc__bits=0, device__on_off=10.0, inputs__slice_bits=1)
     q = mc.quantized(9, 13, 4)
