@@ -125,6 +125,7 @@ class PointStore:
                 writer = csv.DictWriter(handle, fieldnames=columns, restval="")
                 writer.writeheader()
                 writer.writerows(self._rows)
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 is for the temporary file, not the result
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -217,9 +218,9 @@ def new_mosaic(layout: list[list[str]], size: tuple[float, float], **kwargs) -> 
     return fig, axes
 
 
-def save_figure(fig: Figure, name: str, quick: bool = False, suffix: str = "") -> Path:
+def save_figure(fig: Figure, name: str, quick: bool = False, suffix: str = "", dpi: int = DPI) -> Path:
     """Write the PNG atomically to the gallery and return its path."""
-    return save_png(lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"), name, quick, suffix)
+    return save_png(lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"), name, quick, suffix)
 
 
 def save_png(draw: Callable[[str], object], name: str, quick: bool = False, suffix: str = "") -> Path:
@@ -230,6 +231,7 @@ def save_png(draw: Callable[[str], object], name: str, quick: bool = False, suff
     os.close(fd)
     try:
         draw(tmp)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -6,7 +6,8 @@ slicing, vs ADC bits, vs rows and bits per cell, vs wire resistance, and the des
 one PNG per model, ``accuracy_sweeps-<model>.png``, one panel per experiment present. The dashed line is
 the 8-bit quantised digital network of the same CSV (``baseline_quantized``). Skipped with a message while
 no CSV exists. The assumptions of every sweep are those of ``aimc.validation.experiments`` (its module
-docstring); a point measured several times (different image counts or chips) is drawn from its largest run.
+docstring); within an experiment all points are drawn at one test-set size (the one that covers the most
+points), each from its run with the most chips.
 """
 
 from __future__ import annotations
@@ -43,14 +44,19 @@ def _models() -> list[Path]:
 
 
 def _latest(rows: list[dict]) -> list[dict]:
-    """One row per point label: the run with the most images, then the most chips."""
+    """The finished points of one experiment at one test-set size (the size that covers the most points, then
+    the largest), one row per point (the run with the most chips): points are compared on the same images."""
+    done = [r for r in rows if r.get("point") and r.get("accuracy_mean", "") != ""]
+    if not done:
+        return []
+    sizes: dict[str, set] = {}
+    for r in done:
+        sizes.setdefault(r.get("images", ""), set()).add(r["point"])
+    images = max(sizes, key=lambda size: (len(sizes[size]), _base.number({"i": size}, "i")))
     best: dict[str, dict] = {}
-    for r in rows:
-        if not r.get("point") or r.get("accuracy_mean", "") == "":
-            continue
-        size = (_base.number(r, "images"), _base.number(r, "chips"))
-        old = best.get(r["point"])
-        if old is None or size >= (_base.number(old, "images"), _base.number(old, "chips")):
+    for r in done:
+        if r.get("images", "") == images and (
+                r["point"] not in best or _base.number(r, "chips") >= _base.number(best[r["point"]], "chips")):
             best[r["point"]] = r
     return list(best.values())
 
@@ -84,15 +90,13 @@ def _sweep_panel(ax, experiment: str, tables: dict[str, list[dict]]) -> None:
     baseline = [_base.number(r, "baseline_quantized") for r in rows if r.get("baseline_quantized")]
     if baseline:
         ax.axhline(100 * baseline[0], color="k", ls=":", lw=1, label="8-bit digital")
-    if axis == "log":
-        ax.set_xscale("log")
-    elif axis == "log2":
-        ax.set_xscale("log", base=2)
-        xs = sorted({p[0] for pts in series.values() for p in pts})
+    xs = sorted({p[0] for pts in series.values() for p in pts})
+    if axis != "linear":
+        ax.set_xscale("log", base=2 if axis == "log2" else 10)
         _base.label_ticks(ax, xs)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(f"{title}, {rows[0].get('images', '?')} images", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
 
 
@@ -110,7 +114,7 @@ def _designs_panel(ax, rows: list[dict]) -> None:
         ax.bar(x, [v[0] for v in values], 0.36, yerr=[v[1] for v in values], capsize=3, color=color, label=label)
         for xi, (v, s) in zip(x, values):
             if not math.isnan(v):
-                ax.text(xi, v + s + 0.3, f"{v:.1f}", ha="center", fontsize=8)
+                ax.text(xi, v + s + 0.5, f"{v:.1f}", ha="center", fontsize=8)
     baseline = [_base.number(r, "baseline_quantized") for r in rows if r.get("baseline_quantized")]
     if baseline:
         ax.axhline(100 * baseline[0], color="k", ls=":", lw=1, label="8-bit digital")
@@ -119,7 +123,8 @@ def _designs_panel(ax, rows: list[dict]) -> None:
     ax.set_xticks(range(len(designs)), labels=designs)
     ax.set_xlim(-0.7, len(designs) - 0.3)
     ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title("paper designs (Table 4); error bars: std over chips", fontsize=10)
+    ax.set_title(f"paper designs (Table 4), {rows[0].get('images', '?')} images; error bars: std over chips",
+                 fontsize=10)
     ax.legend(fontsize=7, loc="lower left")
 
 

@@ -6,6 +6,9 @@ of the default scheme (design A's architecture) on other published devices. Each
 mean squared error is :attr:`aimc.theory.Budget.by_source` (shares add up to 100 %; a negative share is a
 source that removes error, e.g. an ADC rounding analog error away, or a bias that cancels another).
 
+Designs A and E are also shown with ideal cells (no programming error): what their ADCs and, for E, the
+unit column's own conversion cost alone.
+
 Assumptions: the presets exactly as ``aimc show NAME`` prints them (ADC ranges calibrated at P = 99.98 %
 on the layer's own inputs), on the built-in synthetic layer (quick runs a smaller one and fewer presets).
 """
@@ -28,6 +31,9 @@ TITLE = "Error budget by source for designs A, B, C, E and device presets (theor
 PRESETS = ("design-a", "design-b", "design-c", "design-e", "sonos-2022", "pcm-joshi", "pcm-ibm", "rram-milo",
            "rram-wan")
 QUICK_PRESETS = ("design-a", "design-e", "pcm-joshi")
+IDEAL_CELLS = ("design-a", "design-e")
+"""Designs also shown with ideal cells (what the ADC and the mapping cost alone)."""
+IDEAL = {"device.programming.model": "none", "device.programming.alpha": 0.0}
 LABELS = {
     "design-a": "design A: differential, unsliced,\n1152 rows, SONOS",
     "design-b": "design B: A with 1-bit slices",
@@ -39,11 +45,18 @@ SOURCE_COLORS = dict(zip(SOURCES, ("C0", "C8", "C7", "C2", "C3", "C5", "C1", "C4
 
 
 def points(quick: bool) -> list[dict]:
-    return [{"preset": p, "layer": _mvm.layer_label(quick)} for p in (QUICK_PRESETS if quick else PRESETS)]
+    out = []
+    for preset in QUICK_PRESETS if quick else PRESETS:
+        out.append({"preset": preset, "cells": "preset", "layer": _mvm.layer_label(quick)})
+        if preset in IDEAL_CELLS:
+            out.append({"preset": preset, "cells": "ideal", "layer": _mvm.layer_label(quick)})
+    return out
 
 
 def evaluate(layer, point: dict) -> dict:
     scheme = get_preset(point["preset"])
+    if point["cells"] == "ideal":
+        scheme = scheme.with_overrides(IDEAL)
     with np.errstate(over="ignore"):  # far ADC tails of the Gaussian density overflow harmlessly to 0
         budget = error_budget(quantize_layer(layer, scheme), scheme)
     row = {"relative_rms": budget.relative_rms, "bias": budget.relative_bias}
@@ -55,6 +68,12 @@ def evaluate(layer, point: dict) -> dict:
 def compute(quick: bool = False, progress: bool = True) -> Path:
     layer = _mvm.layer_for(quick)
     return _base.compute_points(NAME, quick, points(quick), lambda p: evaluate(layer, p), progress)
+
+
+def _label(row: dict) -> str:
+    if row["cells"] == "ideal":
+        return f"design {row['preset'][-1].upper()} with ideal cells"
+    return LABELS.get(row["preset"], f"{row['preset']} device")
 
 
 def plot(quick: bool = False) -> list[Path]:
@@ -75,7 +94,7 @@ def plot(quick: bool = False) -> list[Path]:
     for yi, r, top in zip(y, rows, right):
         ax.text(top + 2, yi, f"rel. RMS {_base.number(r, 'relative_rms'):.3g}", va="center", fontsize=8)
     ax.axvline(0, color="k", lw=0.8)
-    ax.set_yticks(y, labels=[LABELS.get(r["preset"], f"{r['preset']} device") for r in rows], fontsize=9)
+    ax.set_yticks(y, labels=[_label(r) for r in rows], fontsize=9)
     ax.set_xlim(min(left.min() - 5, -5), right.max() + 30)
     ax.set_xlabel("share of the mean squared MVM error (%)")
     fig.legend(loc="outside right upper", fontsize=8, title="source", title_fontsize=8)

@@ -67,6 +67,25 @@ def compute(quick: bool = False, progress: bool = True) -> Path:
         lambda p: _mvm.evaluate(layer, scheme_for(p), p["chips"], p["seed"]), progress)
 
 
+def ratio_to_differential(rows: list[dict], model: str, bits: int, alpha: str, mapping: str) -> float:
+    """Theory error of ``mapping`` over that of differential at one point."""
+    def err(m: str) -> float:
+        return next(_base.number(r, "theory_relative_rms") for r in rows if r["error_model"] == model
+                    and r["mapping"] == m and int(r["adc_bits"]) == bits and r["alpha"] == alpha)
+    return err(mapping) / err("differential")
+
+
+def _annotate_ratios(ax, rows: list[dict], model: str, bits: int) -> None:
+    alphas = sorted({r["alpha"] for r in rows if r["error_model"] == model}, key=float)
+    if not alphas:
+        return
+    alpha = alphas[len(alphas) // 2]
+    text = "\n".join(f"{m} / differential = {ratio_to_differential(rows, model, bits, alpha, m):.2f}"
+                     for m in MAPPINGS if m != "differential")
+    ax.text(0.98, 0.03, f"theory at alpha = {100 * float(alpha):g} %:\n{text}", transform=ax.transAxes,
+            ha="right", va="bottom", fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
+
+
 def plot(quick: bool = False) -> list[Path]:
     rows = _base.rows_for(NAME, quick, "MVM errors")
     fig, axes = _base.new_figure(2, 2, (11.0, 8.0))
@@ -87,6 +106,7 @@ def plot(quick: bool = False) -> list[Path]:
                 high = [_base.number(r, "mc_ci_high") - m for m, r in zip(mc, sel)]
                 ax.errorbar(x, mc, yerr=[low, high], fmt="o", color=color, ms=5, capsize=3, mfc="none",
                             label=f"{mapping}: Monte Carlo (95 % CI)")
+            _annotate_ratios(ax, rows, model, bits)
             ax.set_xscale("log")
             ax.set_yscale("log")
             _base.label_ticks(ax, [100 * a for a in ALPHAS[model]])

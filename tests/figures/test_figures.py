@@ -163,14 +163,20 @@ def test_adc_bits_theory_is_exact_for_ideal_devices_and_offset_needs_more_bits(d
 def test_error_budget_shares_add_up_and_design_e_is_dominated_by_its_unit_column(dirs):
     run_figure("error_budget", quick=True, progress=False)
     rows = rows_of("error_budget")
-    assert [r["preset"] for r in rows] == list(error_budget.QUICK_PRESETS)
+    assert [(r["preset"], r["cells"]) for r in rows] == [(p["preset"], p["cells"]) for p in error_budget.points(True)]
+    assert len(rows) == len(error_budget.QUICK_PRESETS) + 2
     from aimc.theory import SOURCES
 
     for r in rows:
         assert sum(value(r, f"share_{s}") for s in SOURCES) == pytest.approx(1.0, abs=1e-9)
-    assert value(pick(rows, preset="design-e"), "share_unit_column") > 0.5
-    assert value(pick(rows, preset="design-a"), "share_programming") > 0.9
-    assert value(pick(rows, preset="design-e"), "relative_rms") > 5 * value(pick(rows, preset="design-a"), "relative_rms")
+    design = {(r["preset"], r["cells"]): r for r in rows}
+    assert value(design["design-e", "preset"], "share_unit_column") > 0.5
+    assert value(design["design-a", "preset"], "share_programming") > 0.9
+    assert value(design["design-e", "preset"], "relative_rms") > 5 * value(design["design-a", "preset"], "relative_rms")
+    for name in ("design-a", "design-e"):  # ideal cells: the ADC (and unit-column conversion) alone, smaller
+        ideal = design[name, "ideal"]
+        assert value(ideal, "share_programming") == 0
+        assert 0 < value(ideal, "relative_rms") < value(design[name, "preset"], "relative_rms")
     png_written("error_budget")
 
 
