@@ -12,6 +12,7 @@ import importlib
 import time
 from types import ModuleType
 
+from . import _base
 from ._base import FigureSkipped
 
 __all__ = ["FIGURES", "FigureSkipped", "figure_module", "figure_names", "run_figure"]
@@ -41,14 +42,19 @@ def figure_module(name: str) -> ModuleType:
 
 
 def run_figure(name: str, quick: bool = False, plot_only: bool = False, progress: bool = True) -> dict:
-    """Compute (unless plot-only) and draw one figure: names, files written, seconds, or why it was skipped."""
+    """Compute (unless plot-only) and draw one figure: files written, new CSV rows, seconds, or why it was skipped.
+
+    Computing skips the points already in the figure's CSV, so ``new_rows`` is 0 for a finished figure.
+    """
     module = figure_module(name)
     start = time.perf_counter()
-    out: dict = {"name": name, "computed": False, "files": [], "skipped": None}
+    out: dict = {"name": name, "computed": False, "new_rows": 0, "files": [], "skipped": None}
     try:
         if hasattr(module, "compute") and not plot_only:
+            before = len(_base.read_rows(_base.data_path(name, quick)))
             out["files"].append(str(module.compute(quick=quick, progress=progress)))
             out["computed"] = True
+            out["new_rows"] = len(_base.read_rows(_base.data_path(name, quick))) - before
         out["files"] += [str(p) for p in module.plot(quick=quick)]
     except FigureSkipped as e:
         out["skipped"] = str(e)

@@ -42,6 +42,7 @@ __all__ = [
     "data_path",
     "gallery_path",
     "label_ticks",
+    "lazy",
     "new_figure",
     "new_mosaic",
     "number",
@@ -174,6 +175,18 @@ def compute_points(
             seconds = round(time.perf_counter() - start, 3)
             store.add([{**point, **row, "seconds": seconds} for row in rows])
     return store.path
+
+
+def lazy(make: Callable[[], object]) -> Callable[[], object]:
+    """``make()`` run on first call only (expensive inputs that a fully computed figure never needs)."""
+    cache: list = []
+
+    def get() -> object:
+        if not cache:
+            cache.append(make())
+        return cache[0]
+
+    return get
 
 
 def rows_for(name: str, quick: bool, what: str) -> list[dict[str, str]]:

@@ -121,9 +121,9 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, point: dict) -> list[
 
 def compute(quick: bool = False, progress: bool = True) -> Path:
     pts = points(quick)
-    model = _network.model()
-    images = _network.calibration_images(pts[0]["images"], crop=QUICK_CROP if quick else None)
-    return _base.compute_points(NAME, quick, pts, lambda p: evaluate(model, images, p), progress)
+    model = _base.lazy(_network.model)
+    images = _base.lazy(lambda: _network.calibration_images(pts[0]["images"], crop=QUICK_CROP if quick else None))
+    return _base.compute_points(NAME, quick, pts, lambda p: evaluate(model(), images(), p), progress)
 
 
 def plot(quick: bool = False) -> list[Path]:

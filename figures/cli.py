@@ -48,7 +48,7 @@ def format_figures(result: dict) -> str:
         if r["skipped"]:
             lines.append(f"  {r['name']:<16} skipped: {r['skipped']}")
             continue
-        what = "computed and drawn" if r["computed"] else "drawn"
+        what = f"{r['new_rows']} new CSV rows, drawn" if r["computed"] else "drawn"
         lines.append(f"  {r['name']:<16} {what} in {r['seconds']:.1f} s")
         lines += [f"    {f}" for f in r["files"]]
     return "\n".join(lines)

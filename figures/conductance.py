@@ -89,10 +89,8 @@ def _row(name: str, index: int, weights: int, per_slice: np.ndarray, layout: Sli
 
 
 def compute(quick: bool = False, progress: bool = True) -> Path:
-    layers = _network.matrix_layers(_network.folded_model())
-    if quick:
-        layers = layers[:QUICK_LAYERS]
-    return _base.compute_points(NAME, quick, points(quick), lambda p: evaluate(layers, p), progress)
+    layers = _base.lazy(lambda: _network.matrix_layers(_network.folded_model())[: QUICK_LAYERS if quick else None])
+    return _base.compute_points(NAME, quick, points(quick), lambda p: evaluate(layers(), p), progress)
 
 
 def plot(quick: bool = False) -> list[Path]:

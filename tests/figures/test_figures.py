@@ -296,5 +296,8 @@ def test_cli_json_lists_the_files_written(dirs, capsys):
     assert result["computed"] == ["error_budget"] and result["quick"] is True
     assert sorted(result["files"]) == sorted([str(_base.data_path("error_budget", True)),
                                               str(_base.gallery_path("error_budget", True))])
+    assert result["figures"][0]["new_rows"] == len(error_budget.points(quick=True))
+    assert main(["figures", "error_budget", "--quick", "--no-progress"]) == 0  # finished: nothing recomputed
+    assert "0 new CSV rows, drawn in" in capsys.readouterr().out
     assert main(["figures", "error_budget", "--quick", "--plot-only"]) == 0
-    assert "drawn in" in capsys.readouterr().out
+    assert "error_budget     drawn in" in capsys.readouterr().out
