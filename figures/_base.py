@@ -16,7 +16,6 @@ at a temporary directory). Drawing uses matplotlib's object API with the Agg can
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -29,6 +28,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 from tqdm import tqdm
+
+from aimc.results import read_csv, write_csv_atomic
 
 __all__ = [
     "DATA_DIR",
@@ -116,29 +117,11 @@ class PointStore:
         new = [{k: _text(v) for k, v in row.items()} for row in rows]
         keys = {self._key(r) for r in new}
         self._rows = [r for r in self._rows if self._key(r) not in keys] + new
-        columns: list[str] = []
-        for row in self._rows:
-            columns += [c for c in row if c not in columns]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=columns, restval="")
-                writer.writeheader()
-                writer.writerows(self._rows)
-            os.chmod(tmp, 0o644)  # mkstemp's 0600 is for the temporary file, not the result
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_csv_atomic(self.path, self._rows)
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
-    path = Path(path)
-    if not path.is_file():
-        return []
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+    return read_csv(path)
 
 
 def number(row: dict, key: str) -> float:

@@ -37,11 +37,9 @@ the test images are drawn from the rest.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +52,7 @@ from aimc.montecarlo.layers import analog_layers, convert, reprogram
 from torch import nn
 from tqdm import tqdm
 
+from aimc.results import read_csv, write_csv_atomic
 from aimc.scheme import Scheme
 
 from .data import (
@@ -113,10 +112,7 @@ class ResultsCSV:
         self.key_fields = tuple(key_fields)
 
     def rows(self) -> list[dict[str, str]]:
-        if not self.path.is_file():
-            return []
-        with self.path.open(newline="") as handle:
-            return list(csv.DictReader(handle))
+        return read_csv(self.path)
 
     def _key(self, row: dict) -> tuple[str, ...]:
         return tuple(_cell(row.get(k, "")) for k in self.key_fields)
@@ -130,22 +126,7 @@ class ResultsCSV:
         """Insert ``row`` (replacing a stored row with the same key) and write the file atomically."""
         rows = [r for r in self.rows() if self._key(r) != self._key(row)]
         rows.append({k: _cell(v) for k, v in row.items()})
-        columns: list[str] = []
-        for r in rows:
-            columns += [c for c in r if c not in columns]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=columns, restval="")
-                writer.writeheader()
-                writer.writerows(rows)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_csv_atomic(self.path, rows)
 
 
 def _cell(value: object) -> str:

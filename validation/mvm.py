@@ -40,13 +40,11 @@ deviation among the points that should agree).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -68,6 +66,7 @@ from aimc.layers import Layer, QuantizedLayer, quantize_layer, synthetic_layer
 from aimc.mapping import SliceLayout, partitions
 from aimc.metrics import error_summary
 from aimc.pipeline import program_ideal
+from aimc.results import read_csv, write_csv_atomic
 from aimc.scheme import ADC, Scheme
 
 __all__ = [
@@ -774,12 +773,7 @@ class ResultsTable:
     def __init__(self, path: str | os.PathLike, columns: tuple[str, ...] = CSV_COLUMNS):
         self.path = os.fspath(path)
         self.columns = columns
-        self.rows: dict[str, dict[str, str]] = {}
-        if os.path.exists(self.path):
-            with open(self.path, newline="") as f:
-                for row in csv.DictReader(f):
-                    if row.get("key"):
-                        self.rows[row["key"]] = row
+        self.rows: dict[str, dict[str, str]] = {row["key"]: row for row in read_csv(self.path) if row.get("key")}
 
     def finished(self, key: str) -> bool:
         row = self.rows.get(key)
@@ -790,23 +784,8 @@ class ResultsTable:
         self.write()
 
     def write(self) -> None:
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
         ordered = sorted(self.rows.values(), key=lambda r: (int(r.get("index") or 1 << 30), r["key"]))
-        fd, tmp = tempfile.mkstemp(prefix=".mvm-", suffix=".csv", dir=folder)
-        try:
-            with os.fdopen(fd, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
-                writer.writeheader()
-                writer.writerows(ordered)
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates the file private; results are meant to be shared
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_csv_atomic(self.path, ordered, self.columns)
 
 
 def _cell(value: Any) -> str:

@@ -1,0 +1,59 @@
+"""Results files that survive interruption: CSV read and atomic CSV write, shared by every long run.
+
+A results table is rewritten whole through a temporary file in its own folder, flushed to disk, then moved
+over the old one with ``os.replace``: a reader, or a run killed at any moment, sees the old file or the new
+one, never a partial file. Sweeps write after every finished point, so an interruption loses at most the
+point in progress.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+__all__ = ["read_csv", "write_csv_atomic"]
+
+
+def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header ([] when the file does not exist)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_csv_atomic(
+    path: str | os.PathLike, rows: Iterable[dict[str, str]], columns: Sequence[str] | None = None
+) -> None:
+    """Replace ``path`` by a CSV of ``rows`` in one atomic step.
+
+    ``columns`` defaults to the union of the rows' keys in first-seen order; keys outside ``columns`` are
+    left out, missing ones written empty. The file gets the permissions of a newly created file (umask),
+    not the private ones of the temporary file.
+    """
+    rows = list(rows)
+    if columns is None:
+        columns = []
+        for row in rows:
+            columns += [c for c in row if c not in columns]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(columns), restval="", extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+            handle.flush()
+            os.fsync(handle.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
