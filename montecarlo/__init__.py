@@ -1,6 +1,6 @@
 """aimc.montecarlo: device-level Monte Carlo simulation of analog MVMs and of whole torch models.
 
-An independent implementation of the physical definitions in :mod:`aimc` (never imports ``aimc.theory``):
+An independent implementation of the physical definitions in :mod:`aimc` (it never imports the theory package):
 it draws device errors per chip (:mod:`.devices`), simulates the signal path of every array, partition,
 slice and ADC (:mod:`.engine`, through :func:`aimc.pipeline.analog_mvm`), solves wire resistance exactly
 (:mod:`.parasitics`) and converts torch models to analog ones (:mod:`.layers`).

@@ -68,7 +68,7 @@ Solvers, dtype and device
   conductance matrix of every node (including ground, supply and drivers) in numpy float64 and
   solves it with ``numpy.linalg.solve``.
 
-This module must not import ``aimc.theory``.
+This module must not import the theory package.
 """
 
 from __future__ import annotations
