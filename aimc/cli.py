@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from ._fields import ConfigError
+from .cli_common import quiet_broken_pipe
 
 __all__ = ["build_parser", "main"]
 
@@ -179,8 +179,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):  # `aimc presets | head` ends quietly
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    quiet_broken_pipe()
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command)

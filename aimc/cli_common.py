@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from ._fields import ConfigError
 from .scheme import Scheme
 
-__all__ = ["add_scheme_arguments", "parse_sets", "scheme_from_args"]
+__all__ = ["add_scheme_arguments", "parse_sets", "quiet_broken_pipe", "scheme_from_args"]
 
 
 def add_scheme_arguments(parser: argparse.ArgumentParser, default_preset: str | None = None) -> None:
@@ -58,3 +59,9 @@ def scheme_from_args(args: argparse.Namespace) -> tuple[Scheme, str]:
         scheme = scheme.with_overrides(overrides)
         name += " (modified)"
     return scheme, name
+
+
+def quiet_broken_pipe() -> None:
+    """End quietly when the output is closed early (``aimc presets | head``)."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)

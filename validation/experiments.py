@@ -49,6 +49,7 @@ from pathlib import Path
 import torch
 
 from aimc._fields import ConfigError
+from aimc.cli_common import quiet_broken_pipe
 from aimc.presets import get_preset
 from aimc.scheme import Scheme
 
@@ -333,6 +334,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_broken_pipe()
     args = _parser().parse_args(argv)
     if args.command == "list":
         for exp in EXPERIMENTS.values():
