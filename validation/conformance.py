@@ -44,7 +44,7 @@ from aimc._fields import ConfigError
 from aimc.devices import DEVICE_LAWS
 from aimc.scheme import ERROR_MODELS, Scheme
 
-from .mvm import Comparison, LayerSpec, ResultsTable, Unsupported, compare
+from .mvm import Comparison, LayerSpec, ResultsTable, Unsupported, _valid, compare
 
 __all__ = [
     "ADC_BITS",
@@ -137,12 +137,13 @@ def registered_options(cls: type = Scheme, prefix: str = "") -> dict[str, tuple]
     return out
 
 
-def _valid(overrides: dict) -> bool:
-    try:
-        Scheme().with_overrides(overrides)
-    except ConfigError:
-        return False
-    return True
+def _valid_mappings() -> list[dict[str, Any]]:
+    """Every combination of the mapping options that the vocabulary accepts (e.g. not unit_column with a
+    differential mapping)."""
+    opts = registered_options()
+    fields = ("mapping.kind", "mapping.offset", "mapping.subtraction")
+    combos = (dict(zip(fields, combo)) for combo in itertools.product(*(opts[f] for f in fields)))
+    return [mapping for mapping in combos if _valid(mapping)]
 
 
 def _magnitude_bits(overrides: dict) -> int:
@@ -195,14 +196,9 @@ def _case(name: str, overrides: dict, tags: list[str], **kw: Any) -> Case:
 
 
 def _mapping_cases() -> list[Case]:
-    opts = registered_options()
-    fields = ("mapping.kind", "mapping.offset", "mapping.subtraction")
     out = []
-    for combo in itertools.product(*(opts[f] for f in fields)):
-        mapping = dict(zip(fields, combo))
-        if not _valid(mapping):
-            continue  # refused by the vocabulary itself (e.g. unit_column with a differential mapping)
-        label = "/".join(str(v) for v in combo)
+    for mapping in _valid_mappings():
+        label = "/".join(str(v) for v in mapping.values())
         tags = [f"{f}={v}" for f, v in mapping.items()]
         slices = valid_slice_counts(mapping)
         for err_name, err in (("si", SI), ("sp", SP)):
@@ -300,16 +296,13 @@ def _cross_cases() -> list[Case]:
     """Full set only: every valid mapping combination x every ADC range policy (4 and 8 bits) x input
     accumulation, state-independent error (tags prefixed ``cross:``, so the quick cover ignores them)."""
     opts = registered_options()
-    fields = ("mapping.kind", "mapping.offset", "mapping.subtraction")
     out = []
-    for combo in itertools.product(*(opts[f] for f in fields)):
-        mapping = dict(zip(fields, combo))
-        if not _valid(mapping):
-            continue
+    for mapping in _valid_mappings():
+        label = "/".join(str(v) for v in mapping.values())
         for policy, bits, acc in itertools.product(opts["adc.range"], (4, 8), opts["inputs.accumulation"]):
             over = {**mapping, **SI, "adc.range": policy, "adc.bits": bits, "inputs.accumulation": acc}
-            name = f"cross[{'/'.join(combo)}-{policy}{bits}-{acc}]"
-            out.append(_case(name, over, [f"cross:{'/'.join(combo)}", f"cross:adc.range={policy}"]))
+            name = f"cross[{label}-{policy}{bits}-{acc}]"
+            out.append(_case(name, over, [f"cross:{label}", f"cross:adc.range={policy}"]))
     return out
 
 
