@@ -969,6 +969,16 @@ def plot_identity(rows: list[dict], path: str) -> str:
     return path
 
 
+def _noise_split_errorbars(ax: Any, rows: list[dict], x_of: Any, window: tuple, yerr: Any, color: Any, label: str) -> None:
+    """Ratio points of one group, circles without device errors and squares with them."""
+    for noisy, marker in ((False, "o"), (True, "s")):
+        sel = [r for r in rows if (r["error"] != "none") == noisy]
+        if sel:
+            ax.errorbar([x_of(r) for r in sel], np.clip([_f(r, "ratio") for r in sel], *window), yerr=yerr(sel),
+                        fmt=marker, ms=4, lw=0.6, alpha=0.8, color=color,
+                        label=label + (", device errors" if noisy else ""))
+
+
 def plot_regimes(rows: list[dict], path: str) -> str:
     """Ratio theory / MC against the parameter where each approximation breaks: sigma_analog/LSB (ADC
     rounding), r x rows and r N I_max (first-order parasitics), alpha per On/Off (clipping)."""
@@ -1010,13 +1020,9 @@ def plot_regimes(rows: list[dict], path: str) -> str:
     par = [r for r in done if _f(r, "r") > 0]
     par_window = (0.8, 1.6)
     for i, rows_n in enumerate(sorted({int(_f(r, "rows")) for r in par})):
-        for noisy, marker in ((False, "o"), (True, "s")):
-            sel = [r for r in par if int(_f(r, "rows")) == rows_n and (r["error"] != "none") == noisy]
-            if sel:
-                ax.errorbar([_f(r, "r") * rows_n for r in sel], np.clip([_f(r, "ratio") for r in sel], *par_window),
-                            yerr=yerr(sel),
-                            fmt=marker, ms=4, lw=0.6, alpha=0.8, color=plt.cm.viridis(i / 4),
-                            label=f"{rows_n} rows" + (", device errors" if noisy else ""))
+        group = [r for r in par if int(_f(r, "rows")) == rows_n]
+        _noise_split_errorbars(ax, group, lambda r: _f(r, "r") * _f(r, "rows"), par_window, yerr,
+                               plt.cm.viridis(i / 4), f"{rows_n} rows")
     band(ax)
     ax.set(xscale="log", ylim=(par_window[0] - 0.02, par_window[1] + 0.02), xlabel="r x rows",
            ylabel="sigma_theory / sigma_MC (clipped to the window)",
@@ -1025,13 +1031,9 @@ def plot_regimes(rows: list[dict], path: str) -> str:
 
     ax = axes[3]
     for i, mapping in enumerate(sorted({r["mapping"] for r in par})):
-        for noisy, marker in ((False, "o"), (True, "s")):
-            sel = [r for r in par if r["mapping"] == mapping and (r["error"] != "none") == noisy]
-            if sel:
-                ax.errorbar([_f(r, "r_n_imax") for r in sel], np.clip([_f(r, "ratio") for r in sel], *par_window),
-                            yerr=yerr(sel),
-                            fmt=marker, ms=4, lw=0.6, alpha=0.8, color=plt.cm.tab10.colors[i],
-                            label=mapping + (", device errors" if noisy else ""))
+        group = [r for r in par if r["mapping"] == mapping]
+        _noise_split_errorbars(ax, group, lambda r: _f(r, "r_n_imax"), par_window, yerr,
+                               plt.cm.tab10.colors[i], mapping)
     xs = np.logspace(-3, math.log10(VALIDITY_RN_IMAX), 50)
     ax.plot(xs, 1 + PARASITIC_ERROR_SLOPE * xs, "k:", lw=1, label=f"1 + {PARASITIC_ERROR_SLOPE} r N I_max (stated)")
     ax.axvline(VALIDITY_RN_IMAX, color="C3", ls="--", lw=1, label=f"VALIDITY_RN_IMAX {VALIDITY_RN_IMAX}")
