@@ -23,23 +23,12 @@ from aimc.validation.data import (
     normalise,
     read_val_map,
 )
-from aimc.validation.models import REFERENCE_MODELS, find_shared_dir
+from aimc.validation.models import REFERENCE_MODELS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader
-
-
-def shared_path(subdir: str, file: str) -> Path:
-    """Path of a shared file, or skip the test when the shared folder or the file is absent."""
-    try:
-        path = find_shared_dir() / subdir / file
-    except FileNotFoundError as error:
-        pytest.skip(f"shared data absent: {error}")
-    if not path.is_file():
-        pytest.skip(f"shared file {path} absent (set AIMC_SHARED to the shared folder)")
-    return path
 
 
 def encoded(
@@ -187,7 +176,7 @@ def test_evaluate_counts_top1_across_batches() -> None:
 @pytest.mark.parametrize(
     ("zip_name", "classes", "side"), [("tinyimagenet-val.zip", 200, 64), ("cifar10-test.zip", 10, 32)]
 )
-def test_shared_test_zips(zip_name: str, classes: int, side: int) -> None:
+def test_shared_test_zips(zip_name: str, classes: int, side: int, shared_path) -> None:
     dataset = ZipImageFolder(shared_path("data", zip_name))
     assert len(dataset.classes) == classes and len(dataset) == 10_000
     assert set(Counter(dataset.targets).values()) == {10_000 // classes}
@@ -197,7 +186,7 @@ def test_shared_test_zips(zip_name: str, classes: int, side: int) -> None:
         assert 0 <= label < classes
 
 
-def test_cifar10_class_order_is_standard() -> None:
+def test_cifar10_class_order_is_standard(shared_path) -> None:
     dataset = ZipImageFolder(shared_path("data", "cifar10-test.zip"))
     assert dataset.classes == [
         "airplane",
@@ -213,7 +202,7 @@ def test_cifar10_class_order_is_standard() -> None:
     ]
 
 
-def test_tinyimagenet_calibration_uses_model_class_order() -> None:
+def test_tinyimagenet_calibration_uses_model_class_order(shared_path) -> None:
     spec = REFERENCE_MODELS["resnet50-tinyimagenet"]
     calibration = ZipImageFolder(shared_path("data", spec.calibration_zip))
     assert calibration.classes == ZipImageFolder(shared_path("data", spec.test_zip)).classes
@@ -221,7 +210,7 @@ def test_tinyimagenet_calibration_uses_model_class_order() -> None:
     assert images.shape == (500, 3, 64, 64) and labels.tolist() == calibration.targets
 
 
-def test_cifar10_calibration_is_fixed_and_balanced() -> None:
+def test_cifar10_calibration_is_fixed_and_balanced(shared_path) -> None:
     shared_path("data", "cifar10-train.zip")
     images, labels = calibration_set("resnet50-cifar10")
     assert images.shape == (500, 3, 32, 32) and images.dtype == torch.uint8
@@ -230,7 +219,7 @@ def test_cifar10_calibration_is_fixed_and_balanced() -> None:
     assert torch.equal(images, again)
 
 
-def test_load_eval_set_subset_is_balanced() -> None:
+def test_load_eval_set_subset_is_balanced(shared_path) -> None:
     shared_path("data", "tinyimagenet-val.zip")
     images, labels = load_eval_set("resnet50-tinyimagenet", images=400, seed=0)
     assert images.shape == (400, 3, 64, 64)
@@ -239,7 +228,7 @@ def test_load_eval_set_subset_is_balanced() -> None:
         load_eval_set("resnet50-tinyimagenet", images=10_001)
 
 
-def test_imagenet_val_zip_labels_match_val_maps() -> None:
+def test_imagenet_val_zip_labels_match_val_maps(shared_path) -> None:
     path = shared_path("data", "imagenet-val-1300.zip")
     external = shared_path("data", "imagenet-val_map-50000.txt")
     dataset = ImageNetValZip(path)

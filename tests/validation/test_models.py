@@ -22,15 +22,6 @@ ACCURACY_IMAGES = 200
 CONFIDENCE = 0.999
 
 
-def shared_path(subdir: str, file: str) -> Path:
-    """Path of a shared file, or skip the test when the shared folder or the file is absent."""
-    try:
-        path = find_shared_dir() / subdir / file
-    except FileNotFoundError as error:
-        pytest.skip(f"shared data absent: {error}")
-    if not path.is_file():
-        pytest.skip(f"shared file {path} absent (set AIMC_SHARED to the shared folder)")
-    return path
 
 
 def test_parameter_count_matches_torchvision_resnet50() -> None:
@@ -81,7 +72,7 @@ def test_output_shape(kwargs: dict, side: int, classes: int) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE_MODELS))
-def test_architecture_matches_reference_file(name: str) -> None:
+def test_architecture_matches_reference_file(name: str, shared_path) -> None:
     spec = REFERENCE_MODELS[name]
     stored = torch.load(shared_path("models", spec.file), map_location="cpu", weights_only=True)
     built = spec.build().state_dict()
@@ -91,7 +82,7 @@ def test_architecture_matches_reference_file(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE_MODELS))
-def test_reference_accuracy_within_binomial_interval(name: str) -> None:
+def test_reference_accuracy_within_binomial_interval(name: str, shared_path) -> None:
     spec = REFERENCE_MODELS[name]
     shared_path("models", spec.file)
     shared_path("data", spec.test_zip)
