@@ -21,6 +21,15 @@
 
 Conv2d runs through the same analog MVM as Linear: unfold (im2col) the input into [positions, C k k]
 vectors, batch over images and positions.
+
+Input-linear fast path. When a layer has no ADC, no read noise and no wire resistance (and nothing is
+being profiled or recorded), its analog product is a fixed linear map of the integer input codes: every
+read is the ideal product of the frozen programmed conductances, and the digital side only scales, sums
+and subtracts. The layer then evaluates that map once per chip, ``W_eff = analog_mvm(I_K)`` (the
+pipeline itself, on the K unit input codes; :meth:`_AnalogBase.effective_weights`), and runs every
+input as one plain product ``x_int W_eff^T`` (a ``conv2d`` for convolutions): the same outputs as the
+loop over partitions, weight slices and input slices up to float rounding, at the cost of the digital
+layer. Tested against the general path in ``tests/montecarlo/test_mc_layers.py``.
 """
 
 from __future__ import annotations
@@ -51,7 +60,16 @@ from .engine import (
     stream_generator,
 )
 
-__all__ = ["AnalogConv2d", "AnalogLinear", "analog_layers", "convert", "fold_batchnorm", "reprogram"]
+__all__ = [
+    "AnalogConv2d",
+    "AnalogLinear",
+    "InputRanges",
+    "analog_layers",
+    "calibrate_inputs",
+    "convert",
+    "fold_batchnorm",
+    "reprogram",
+]
 
 HISTOGRAM_BINS = 101
 """ADC input histograms: bins over [-1.25, 1.25] x the slice's range (or its largest profiled |signal|)."""
@@ -81,6 +99,9 @@ class _AnalogBase(nn.Module):
         self.profile: SignalProfile | None = None
         self.record_stats = False
         self.stats: dict = {}
+        self._effective: torch.Tensor | None = None
+        self.linear_fast_path = True
+        """Use the effective-weight product when the layer is input-linear (False: always the general path)."""
 
     # -- programming ---------------------------------------------------------------------------------------
     def program(self, seed: int | None, ideal: bool = False) -> None:
@@ -91,6 +112,52 @@ class _AnalogBase(nn.Module):
                                      self.read_noise_mode, self.budget)
         programmed = target if ideal else program_chips(target, self.scheme.device, seed, [0])
         self.programmed = programmed
+        self._effective = None
+
+    # -- the input-linear fast path --------------------------------------------------------------------------
+    @property
+    def input_linear(self) -> bool:
+        """Whether the programmed analog product is a fixed linear map of the input codes.
+
+        True without an ADC, read noise or wire resistance, while nothing is profiled or recorded.
+        """
+        return (
+            self.linear_fast_path
+            and self.programmed is not None
+            and self.ranges is None
+            and self.currents is not None
+            and self.currents.linear
+            and self.profile is None
+            and not self.record_stats
+        )
+
+    def effective_weights(self) -> torch.Tensor:
+        """W_eff [N, K]: the programmed chip's digital output (integer-weight units) for each unit input code.
+
+        Computed by the pipeline itself on the identity inputs (chunked), so it carries every effect the
+        general path has without an ADC: programming error, clipping, drift and its compensation gain,
+        stuck cells, slicing, partitions, the offset's subtraction. Cached until the next ``program``.
+        """
+        if not self.input_linear:
+            raise RuntimeError(f"{self.name or 'analog layer'}: effective weights need an input-linear layer "
+                               "(no ADC, no read noise, no wire resistance)")
+        if self._effective is None:
+            n, k = self.w_int.shape
+            dev = self.w_int.device
+            g = self.programmed.g_pos
+            per_vector = 2 * g.shape[1] * n * -(-k // min(k, self.scheme.array.rows))
+            step = max(1, min(k, self.budget // max(1, per_vector)))
+            cols = []
+            with no_tf32():
+                for k0 in range(0, k, step):
+                    k1 = min(k, k0 + step)
+                    eye = torch.zeros(k1 - k0, k, dtype=torch.int64, device=dev)
+                    eye[torch.arange(k1 - k0, device=dev), torch.arange(k0, k1, device=dev)] = 1
+                    cols.append(analog_mvm(eye, self.programmed, self.scheme, signed_inputs=self.signed_inputs,
+                                           ranges=None, currents=self.currents, gain=self.gain,
+                                           linear_currents=True, block=self.budget)[0])
+            self._effective = torch.cat(cols).T.contiguous().to(self.dtype)
+        return self._effective
 
     def reset_stats(self) -> None:
         self.stats = {}
@@ -128,6 +195,12 @@ class _AnalogBase(nn.Module):
         """y [B, N] = analog(W x) for float inputs [B, K]: quantise, simulate, rescale, add the bias."""
         if self.programmed is None:
             raise RuntimeError(f"{self.name or 'analog layer'}: not programmed; call reprogram(model, seed)")
+        if self.input_linear:
+            x_int, x_scale = self._quantize(x2d)
+            with no_tf32():
+                y = x_int.to(self.dtype) @ self.effective_weights().T
+            y = y.to(torch.float32) * (x_scale.float() * self.w_scale)
+            return y if self.bias is None else y + self.bias
         n = self.w_int.shape[0]
         i = self.scheme.inputs
         t = slice_count(i.bits, i.slice_bits, self.signed_inputs)
@@ -191,6 +264,8 @@ class AnalogConv2d(_AnalogBase):
         return cls(layer, scheme, name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.programmed is not None and self.input_linear:
+            return self._linear_forward(x)
         b, _, h, w = x.shape
         kh, kw = self.kernel_size
         ho = (h + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
@@ -204,6 +279,15 @@ class AnalogConv2d(_AnalogBase):
             y = self.analog_matmul(cols.transpose(1, 2).reshape(-1, k))  # [bi * L, N]
             outs.append(y.reshape(bi, ho * wo, -1).transpose(1, 2).reshape(bi, -1, ho, wo))
         return torch.cat(outs)
+
+    def _linear_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The input-linear layer as one convolution of the input codes with the effective weights."""
+        x_int, x_scale = self._quantize(x)
+        w_eff = self.effective_weights().reshape(self.out_channels, -1, *self.kernel_size)
+        with no_tf32():
+            y = F.conv2d(x_int.to(self.dtype), w_eff, None, self.stride, self.padding, self.dilation)
+        y = y.to(torch.float32) * (x_scale.float() * self.w_scale).reshape(1, -1, 1, 1)
+        return y if self.bias is None else y + self.bias.reshape(1, -1, 1, 1)
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -268,6 +352,63 @@ class _InputObserver:
         return value if value > 0 else 1.0
 
 
+InputRanges = dict[str, tuple[bool, float]]
+"""Per Conv2d/Linear (by module name): (signed inputs, input full scale), as observed on calibration data."""
+
+
+def _folded_copy(model: nn.Module, dev: torch.device) -> nn.Module:
+    return fold_batchnorm(copy.deepcopy(model).eval().to(dev))
+
+
+def _check_fold(original: nn.Module, folded: nn.Module, batch: torch.Tensor, dev: torch.device) -> None:
+    with torch.no_grad():
+        ref = copy.deepcopy(original).eval().to(dev)(batch)
+        got = folded(batch)
+    if not torch.allclose(got, ref, rtol=1e-3, atol=1e-4 * float(ref.abs().max()) + 1e-6):
+        raise ValueError("convert: BatchNorm folding changed the model's outputs (a BatchNorm2d does not "
+                         "directly follow its Conv2d in registration order); pass check_fold=False to skip")
+
+
+def _observe_inputs(model: nn.Module, batches: list[torch.Tensor], input_percentile: float) -> InputRanges:
+    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    observers, handles = {}, []
+    for name, m in targets:
+        observers[name] = _InputObserver(input_percentile)
+        handles.append(m.register_forward_pre_hook(observers[name]))
+    try:
+        with torch.no_grad():
+            for b in batches:
+                model(b)
+    finally:
+        for h in handles:
+            h.remove()
+    return {name: (obs.negative, obs.full_scale()) for name, obs in observers.items()}
+
+
+def calibrate_inputs(
+    model: nn.Module,
+    calibration_data: torch.Tensor | Iterable,
+    *,
+    device: str | torch.device | None = None,
+    input_percentile: float = 100.0,
+    batch_size: int = 64,
+    check_fold: bool = True,
+) -> InputRanges:
+    """The activation calibration of ``convert`` alone: signedness and full scale of every layer's inputs.
+
+    It depends on the float model and the calibration data only, not on the scheme, so a sweep computes
+    it once and hands it to every ``convert(..., input_ranges=...)``.
+    """
+    dev = resolve_device(device) if device is not None else next(model.parameters()).device
+    folded = _folded_copy(model, dev)
+    batches = [b.to(dev) for b in _batches(calibration_data, batch_size)]
+    if not batches:
+        raise ValueError("calibration_data: needs at least one batch")
+    if check_fold:
+        _check_fold(model, folded, batches[0], dev)
+    return _observe_inputs(folded, batches, input_percentile)
+
+
 def convert(
     model: nn.Module,
     scheme: Scheme,
@@ -281,44 +422,37 @@ def convert(
     read_noise_mode: str = "per_device",
     record_stats: bool = False,
     check_fold: bool = True,
+    input_ranges: InputRanges | None = None,
 ) -> nn.Module:
     """An analog copy of ``model``: every Conv2d (groups=1) and Linear runs on simulated analog arrays.
 
     ``calibration_data``: a tensor of inputs (batched by ``batch_size``) or an iterable of batches (or of
     (inputs, labels) pairs). One chip is programmed with ``seed``; :func:`reprogram` draws others.
+    ``input_ranges``: the activation calibration from :func:`calibrate_inputs` on the same model and data
+    (skips observing the inputs again; ``input_percentile`` is then the one it was made with). The
+    calibration data are still needed for calibrated or optimal ADC ranges.
     """
     dev = resolve_device(device) if device is not None else next(model.parameters()).device
     original = model
-    model = copy.deepcopy(model).eval().to(dev)
-    fold_batchnorm(model)
+    model = _folded_copy(model, dev)
     batches = [b.to(dev) for b in _batches(calibration_data, batch_size)]
     if not batches:
         raise ValueError("calibration_data: needs at least one batch")
     if check_fold:
-        with torch.no_grad():
-            ref = copy.deepcopy(original).eval().to(dev)(batches[0])
-            got = model(batches[0])
-        if not torch.allclose(got, ref, rtol=1e-3, atol=1e-4 * float(ref.abs().max()) + 1e-6):
-            raise ValueError("convert: BatchNorm folding changed the model's outputs (a BatchNorm2d does not "
-                             "directly follow its Conv2d in registration order); pass check_fold=False to skip")
+        _check_fold(original, model, batches[0], dev)
     targets = [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    observers, handles = {}, []
-    for name, m in targets:
-        observers[name] = _InputObserver(input_percentile)
-        handles.append(m.register_forward_pre_hook(observers[name]))
-    with torch.no_grad():
-        for b in batches:
-            model(b)
-    for h in handles:
-        h.remove()
+    if input_ranges is None:
+        input_ranges = _observe_inputs(model, batches, input_percentile)
+    missing = sorted({name for name, _ in targets} - set(input_ranges))
+    if missing:
+        raise ValueError(f"input_ranges: no calibration for layer(s) {missing[:5]}; made for another model?")
     for name, m in targets:
         if isinstance(m, nn.Conv2d):
             analog = AnalogConv2d.from_float(m, scheme, name)
         else:
             analog = AnalogLinear.from_float(m, scheme, name)
         analog.to(dev)
-        analog.signed_inputs = observers[name].negative
-        analog.input_full_scale = observers[name].full_scale()
+        analog.signed_inputs, analog.input_full_scale = input_ranges[name]
         analog.dtype, analog.read_noise_mode = dtype, read_noise_mode
         _set_module(model, name, analog)
     layers = analog_layers(model)

@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from aimc.montecarlo.engine import no_tf32, resolve_device
-from aimc.montecarlo.layers import analog_layers, convert, reprogram
+from aimc.montecarlo.layers import analog_layers, calibrate_inputs, convert, reprogram
 from torch import nn
 from tqdm import tqdm
 
@@ -178,6 +178,8 @@ class Network:
     subset: int | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     baselines: dict = field(default_factory=dict)
+    input_ranges: dict | None = None
+    """The activation calibration (``calibrate_inputs``), made once and shared by every scheme."""
 
     def calibration_inputs(self) -> torch.Tensor:
         return normalise(self.calibration, self.mean, self.std)
@@ -369,7 +371,9 @@ def convert_network(
     ``read_noise_mode``: ``per_device`` (reference) or ``output_referred`` (the engine's equivalent
     Gaussian draw per column current; see :mod:`aimc.montecarlo.engine`).
     """
-    with no_tf32():  # convert checks BatchNorm folding on the float model: full float32 convolutions
+    with no_tf32():  # BatchNorm folding is checked on the float model: full float32 convolutions
+        if net.input_ranges is None:  # activation ranges depend on the model and data, not the scheme
+            net.input_ranges = calibrate_inputs(net.model, net.calibration_inputs(), device=net.device)
         analog = convert(
             net.model,
             scheme,
@@ -377,6 +381,8 @@ def convert_network(
             seed=chip_seed(seed, 0),
             device=net.device,
             read_noise_mode=read_noise_mode,
+            input_ranges=net.input_ranges,
+            check_fold=False,
         )
     for layer in analog_layers(analog):
         layer.budget = budget or _budget(net.device)

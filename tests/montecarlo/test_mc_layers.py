@@ -125,3 +125,81 @@ def test_convert_refuses_unfoldable_batchnorm(mc):
     bad.bn.running_mean.fill_(1.0)
     with pytest.raises(ValueError, match="BatchNorm"):
         convert(bad, mc.scheme(adc__bits=0), torch.randn(2, 3, 4, 4))
+
+
+FAST_PATH_CASES = {
+    "differential-unsliced-si": dict(device__programming__model="state_independent",
+                                     device__programming__alpha=0.03),
+    "differential-2b-slices-sp-digital-sub": dict(
+        weights__slices=4, mapping__subtraction="digital", device__programming__model="state_proportional",
+        device__programming__alpha=0.1, device__on_off=20.0),
+    "offset-digital-1b-slices-stuck": dict(
+        mapping__kind="offset", mapping__offset="digital", weights__slices=8,
+        device__programming__model="state_independent", device__programming__alpha=0.02,
+        device__stuck__p_off=0.02, device__stuck__p_on=0.01),
+    "offset-unit-column-bit-serial-digital-acc": dict(
+        mapping__kind="offset", mapping__offset="unit_column", inputs__slice_bits=2,
+        inputs__accumulation="digital", array__columns=4, device__on_off=10.0,
+        device__programming__model="state_independent", device__programming__alpha=0.02),
+    "differential-drift-compensated": dict(
+        device__drift__time=1e4, device__drift__nu_mean=0.05, device__drift__nu_std=0.02,
+        device__drift__compensation="global"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAST_PATH_CASES))
+def test_input_linear_fast_path_equals_general_path(mc, case):
+    """Without ADC, read noise or wire resistance a layer runs as x_int W_eff^T: it must give what the
+    general path (partitions x weight slices x input slices through the pipeline) gives on the same chip."""
+    model, data = _model_and_data()
+    s = mc.scheme(adc__bits=0, array__rows=20, **FAST_PATH_CASES[case])
+    analog = convert(model, s, data, seed=3, dtype=torch.float64)
+    layers = analog_layers(analog)
+    assert all(layer.input_linear for layer in layers)
+    with torch.no_grad():
+        fast = analog(data)
+        assert all(layer._effective is not None for layer in layers)  # the fast path really ran
+        for layer in layers:
+            layer.linear_fast_path = False
+        assert not any(layer.input_linear for layer in layers)
+        general = analog(data)
+    torch.testing.assert_close(fast, general, rtol=1e-9, atol=1e-9 * float(general.abs().max()))
+    # and the chips differ: the effective weights carry the programmed errors, re-drawn by reprogram
+    if s.device.programming.active:
+        for layer in layers:
+            layer.linear_fast_path = True
+        with torch.no_grad():
+            other = analog(data) if reprogram(analog, 4) is analog else None
+        assert not torch.allclose(other, fast)
+
+
+def test_fast_path_not_used_with_adc_or_read_noise(mc):
+    model, data = _model_and_data()
+    with_adc = convert(model, mc.scheme(adc__bits=6, adc__range="max"), data)
+    noisy = convert(model, mc.scheme(adc__bits=0, device__read_noise__model="state_independent",
+                                      device__read_noise__alpha=0.01), data)
+    for analog in (with_adc, noisy):
+        layer = analog_layers(analog)[0]
+        assert not layer.input_linear
+        with pytest.raises(RuntimeError, match="input-linear"):
+            layer.effective_weights()
+
+
+def test_calibrate_inputs_once_gives_the_same_network(mc):
+    """convert(..., input_ranges=calibrate_inputs(...)) is convert() with its own activation calibration."""
+    from aimc.montecarlo.layers import calibrate_inputs
+
+    model, data = _model_and_data()
+    s = mc.scheme(adc__bits=6, adc__range="calibrated", device__programming__model="state_independent",
+                  device__programming__alpha=0.02)
+    ranges = calibrate_inputs(model, data)
+    assert sorted(ranges) == ["conv1", "conv2", "fc"] and ranges["conv1"][0] and not ranges["fc"][0]
+    own = convert(model, s, data, seed=2)
+    reused = convert(model, s, data, seed=2, input_ranges=ranges, check_fold=False)
+    for a, b in zip(analog_layers(own), analog_layers(reused), strict=True):
+        assert (a.signed_inputs, a.input_full_scale) == (b.signed_inputs, b.input_full_scale)
+        assert a.ranges == b.ranges
+    with torch.no_grad():
+        torch.testing.assert_close(own(data), reused(data))
+    with pytest.raises(ValueError, match="input_ranges: no calibration for layer"):
+        convert(model, s, data, input_ranges={"conv1": (True, 1.0)})
