@@ -208,21 +208,39 @@ class CurrentModel:
 class SignalProfile:
     """An observer (``observer(k, signal)``) that keeps the ADC input signals of every weight slice.
 
-    At most ``cap`` values are kept per observer call (a uniform random subset, fixed seed), so profiling
-    memory is bounded by the calibration set's number of blocks, not its size in signals. With
-    ``total_cap``, at most that many values are kept per slice over all calls: a uniform random sample
-    without replacement of every signal seen (the values with the smallest random keys), held on the
-    signals' device, so whole-network calibration does not move and sort every signal on the CPU.
+    ``signals(k)`` returns the kept values of slice ``k`` as CPU float64; ``count[k]`` is how many were seen.
+
+    Per call mode (default): at most ``cap`` values are kept per observer call (a uniform random subset,
+    fixed seed), so profiling memory is bounded by the calibration set's number of blocks, not its size in
+    signals.
+
+    Whole-stream mode (``total_cap``): at most ``total_cap`` values are kept per slice over all calls, a
+    uniform random sample without replacement of every signal seen (exactly ``min(total_cap, count[k])``
+    values). It is a bottom-k sketch: every signal gets an independent U(0, 1) key and the values with the
+    ``total_cap`` smallest keys are kept, held on the signals' device (nothing but the sample is moved).
+    Until the sample is full every value is kept with a drawn key, without sorting. Once it is full, only a
+    signal whose key falls below the threshold ``t`` (the largest kept key at the last merge, never below
+    the current one) can enter; those signals are drawn directly, without a key per signal: the gaps
+    between them are geometric with parameter ``t`` and their keys U(0, t), which is the same distribution
+    as drawing every key and comparing it with ``t``, at a cost proportional to the survivors (about
+    ``total_cap * ln(count / total_cap)`` over the stream). Survivors wait in a buffer that is merged
+    (smallest keys kept, threshold lowered) once it holds ``total_cap`` values, and at ``signals(k)``.
+    Reproducible for a fixed ``seed`` and the same calls on the same device (one generator per device).
     """
 
     def __init__(self, slices: int, cap: int = 1 << 22, seed: int = 0, total_cap: int | None = None):
+        if total_cap is not None and total_cap < 1:
+            raise ValueError("total_cap: must be at least 1")
         self.samples: list[list[torch.Tensor]] = [[] for _ in range(slices)]
         self.cap = cap
         self.total_cap = total_cap
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
         self._generators = {"cpu": self.generator}
-        self._keys: list[torch.Tensor | None] = [None] * slices
+        self._keys: list[torch.Tensor | None] = [None] * slices  # keys of samples[k][0] (whole-stream mode)
+        self._threshold: list[float | None] = [None] * slices  # None until the sample of slice k is full
+        self._pending: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in range(slices)]
+        self._pending_size = [0] * slices
         self.count = [0] * slices
 
     def _generator(self, device: torch.device) -> torch.Generator:
@@ -234,29 +252,83 @@ class SignalProfile:
         flat = signal.detach().reshape(-1)
         self.count[k] += flat.numel()
         if self.total_cap is not None:
-            self._keep_smallest_keys(k, flat)
+            self._bottom_k(k, flat)
             return
         if flat.numel() > self.cap:  # subsample where the signal lives, then move only what is kept
             pick = torch.randperm(flat.numel(), generator=self._generator(flat.device), device=flat.device)
             flat = flat[pick[: self.cap]]
         self.samples[k].append(flat.to("cpu", torch.float64))
 
-    def _keep_smallest_keys(self, k: int, flat: torch.Tensor) -> None:
-        keys = torch.rand(flat.numel(), generator=self._generator(flat.device), dtype=torch.float64,
-                          device=flat.device)
-        values = flat.to(torch.float64)
-        if self._keys[k] is not None:
-            keys = torch.cat([self._keys[k], keys])
-            values = torch.cat([self.samples[k][0], values])
-        if keys.numel() > self.total_cap:
-            keys, pick = torch.topk(keys, self.total_cap, largest=False)
-            values = values[pick]
-        self._keys[k], self.samples[k] = keys, [values]
+    def _bottom_k(self, k: int, flat: torch.Tensor) -> None:
+        gen = self._generator(flat.device)
+        start = 0
+        if self._threshold[k] is None:  # filling: keep every value, with its key
+            kept = 0 if self._keys[k] is None else self._keys[k].numel()
+            start = min(self.total_cap - kept, flat.numel())
+            keys = torch.rand(start, generator=gen, dtype=torch.float64, device=flat.device)
+            values = flat[:start].to(torch.float64)
+            if self._keys[k] is not None:
+                keys, values = torch.cat([self._keys[k], keys]), torch.cat([self.samples[k][0], values])
+            self._keys[k], self.samples[k] = keys, [values]
+            if keys.numel() < self.total_cap:
+                return
+            self._threshold[k] = float(keys.max())
+        rest = flat[start:]
+        if rest.numel() == 0:
+            return
+        t = self._threshold[k]
+        if t <= 0.0:  # every kept key is 0: nothing can enter (probability ~ 2**-53)
+            return
+        where = _bernoulli_positions(rest.numel(), t, gen, rest.device)
+        if where.numel() == 0:
+            return
+        keys = t * torch.rand(where.numel(), generator=gen, dtype=torch.float64, device=rest.device)
+        self._pending[k].append((keys, rest[where].to(torch.float64)))
+        self._pending_size[k] += where.numel()
+        if self._pending_size[k] >= self.total_cap:
+            self._merge(k)
+
+    def _merge(self, k: int) -> None:
+        """Keep the ``total_cap`` smallest keys of the sample and the buffered survivors; lower the threshold."""
+        if not self._pending[k]:
+            return
+        keys = torch.cat([self._keys[k], *(p[0] for p in self._pending[k])])
+        values = torch.cat([self.samples[k][0], *(p[1] for p in self._pending[k])])
+        keys, pick = torch.topk(keys, self.total_cap, largest=False, sorted=True)
+        self._keys[k], self.samples[k] = keys, [values[pick]]
+        self._threshold[k] = float(keys[-1])
+        self._pending[k], self._pending_size[k] = [], 0
 
     def signals(self, k: int) -> torch.Tensor:
+        if self.total_cap is not None:
+            self._merge(k)
         if not self.samples[k]:
             return torch.zeros(0, dtype=torch.float64)
         return torch.cat(self.samples[k]).to("cpu", torch.float64)
+
+
+def _bernoulli_positions(
+    n: int, p: float, generator: torch.Generator, device: torch.device, draws: int | None = None
+) -> torch.Tensor:
+    """Indices of the successes among ``n`` independent Bernoulli(``p``) trials (0 < p < 1), increasing.
+
+    Drawn as cumulative geometric gaps (trials up to and including the next success), so the cost is
+    proportional to the number of successes, not to ``n``. ``draws``: gaps drawn per round (default: the
+    expected number of successes left plus four standard deviations, so one round almost always does).
+    """
+    parts = []
+    at = 0.0  # trials consumed so far
+    while True:
+        expected = (n - at) * p
+        count = draws if draws is not None else int(expected + 4.0 * expected**0.5) + 16
+        gaps = torch.empty(count, dtype=torch.float64, device=device).geometric_(p, generator=generator)
+        ends = gaps.cumsum_(0).add_(at)  # 1-based trial index of each success
+        last = float(ends[-1])
+        parts.append(ends[ends <= n])
+        if last >= n:
+            break
+        at = last
+    return (torch.cat(parts) - 1).to(torch.int64)
 
 
 def profile_signals(

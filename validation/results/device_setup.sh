@@ -8,7 +8,7 @@ for d in validation montecarlo theory figures; do ln -sfn "$R/$d" "/tmp/pkg/aimc
 export AIMC_SHARED=/tmp/shared PYTHONPATH=/tmp/pkg PYTHONUNBUFFERED=1
 for f in .carry/*/*.xzs; do
   [ -e "$f" ] || continue
-  python -m aimc.validation.carry unpack "$f" "/tmp/shared/models/$(basename "${f%.xzs}")"
+  (cd /tmp && python -m aimc.validation.carry unpack "$R/$f" "/tmp/shared/models/$(basename "${f%.xzs}")")
 done
 for f in .carry/*/*.zip .carry/*/*.pt; do [ -e "$f" ] && cp "$f" /tmp/shared/data/; done
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
