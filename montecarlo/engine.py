@@ -294,9 +294,9 @@ class SignalProfile:
             return
         keys = torch.cat([self._keys[k], *(p[0] for p in self._pending[k])])
         values = torch.cat([self.samples[k][0], *(p[1] for p in self._pending[k])])
-        keys, pick = torch.topk(keys, self.total_cap, largest=False, sorted=True)
+        keys, pick = torch.topk(keys, self.total_cap, largest=False, sorted=False)
         self._keys[k], self.samples[k] = keys, [values[pick]]
-        self._threshold[k] = float(keys[-1])
+        self._threshold[k] = float(keys.max())
         self._pending[k], self._pending_size[k] = [], 0
 
     def signals(self, k: int) -> torch.Tensor:
