@@ -37,11 +37,16 @@ def slice_count(bits: int, slice_bits: int, signed: bool) -> int:
 
 
 def quantize_inputs(
-    x: torch.Tensor, bits: int, signed: bool, full_scale: float | torch.Tensor
+    x: torch.Tensor,
+    bits: int,
+    signed: bool,
+    full_scale: float | torch.Tensor,
+    dtype: torch.dtype = torch.int64,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Quantise activations to integer codes with a calibrated full-scale value.
 
-    Returns ``(x_int, scale)`` with ``x ~= x_int * scale``, ``scale = full_scale / input_max``. Values
+    Returns ``(x_int, scale)`` with ``x ~= x_int * scale``, ``scale = full_scale / input_max``; the codes
+    in ``dtype`` (int64, or a float type that holds them exactly, to skip a conversion). Values
     beyond the full scale saturate at the largest code (the DAC's range); negative values are refused for
     unsigned inputs, since they mean the layer was declared unsigned by mistake.
     """
@@ -58,7 +63,7 @@ def quantize_inputs(
         raise ValueError("inputs: the full-scale value must be > 0")
     top = input_max(bits, signed)
     scale = full_scale / top
-    x_int = torch.clamp(torch.round(x / scale), -top if signed else 0, top).to(torch.int64)
+    x_int = torch.clamp(torch.round(x / scale), -top if signed else 0, top).to(dtype)
     return x_int, scale
 
 

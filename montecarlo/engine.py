@@ -57,6 +57,8 @@ __all__ = [
     "ranges_from_profile",
     "resolve_device",
     "simulate_mvm",
+    "tf32",
+    "tf32_truncate",
 ]
 
 READ_NOISE_MODES = ("per_device", "output_referred")
@@ -74,6 +76,25 @@ def no_tf32() -> Iterator[None]:
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+@contextlib.contextmanager
+def tf32() -> Iterator[None]:
+    """Allow TF32 for CUDA matmuls and convolutions inside the block (for operands exact in TF32 only)."""
+    old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+def tf32_truncate(w: torch.Tensor) -> torch.Tensor:
+    """float32 ``w`` with its 13 lowest mantissa bits cleared: exactly representable in TF32."""
+    if w.dtype != torch.float32:
+        raise ValueError(f"tf32_truncate: needs float32, got {w.dtype}")
+    return (w.contiguous().view(torch.int32) & ~0x1FFF).view(torch.float32)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -44,7 +44,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from aimc.adc import ADCRange
-from aimc.inputs import quantize_inputs, slice_count
+from aimc.inputs import input_max, quantize_inputs, slice_count
 from aimc.mapping import SliceLayout, quantize_weights
 from aimc.pipeline import analog_mvm, program_ideal, structural_range
 from aimc.scheme import Scheme
@@ -58,6 +58,8 @@ from .engine import (
     ranges_from_profile,
     resolve_device,
     stream_generator,
+    tf32,
+    tf32_truncate,
 )
 
 __all__ = [
@@ -100,6 +102,7 @@ class _AnalogBase(nn.Module):
         self.record_stats = False
         self.stats: dict = {}
         self._effective: torch.Tensor | None = None
+        self._effective_split: tuple[torch.Tensor, torch.Tensor] | None = None
         self.linear_fast_path = True
         """Use the effective-weight product when the layer is input-linear (False: always the general path)."""
 
@@ -112,7 +115,7 @@ class _AnalogBase(nn.Module):
                                      self.read_noise_mode, self.budget)
         programmed = target if ideal else program_chips(target, self.scheme.device, seed, [0])
         self.programmed = programmed
-        self._effective = None
+        self._effective = self._effective_split = None
 
     # -- the input-linear fast path --------------------------------------------------------------------------
     @property
@@ -163,12 +166,32 @@ class _AnalogBase(nn.Module):
         self.stats = {}
 
     # -- the analog product ----------------------------------------------------------------------------------
-    def _quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _quantize(self, x: torch.Tensor, dtype: torch.dtype = torch.int64) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.signed_inputs:
             x = x.clamp(min=0.0)
         fs = self.input_full_scale
         x = x.clamp(-fs, fs)
-        return quantize_inputs(x, self.scheme.inputs.bits, self.signed_inputs, fs)
+        return quantize_inputs(x, self.scheme.inputs.bits, self.signed_inputs, fs, dtype)
+
+    def _effective_product(self, op, x_codes: torch.Tensor) -> torch.Tensor:
+        """``op(x_codes, W_eff)`` at float32 accuracy; on CUDA as two TF32 tensor-core products.
+
+        W_eff = hi + lo with hi = W_eff truncated to TF32's 10 mantissa bits (exact in TF32) and lo the
+        rest (exact in float32, |lo| < 2^-10 |W_eff|); the input codes are integers of at most 12 bits,
+        exact in TF32. So x hi is exact and x lo carries a relative error of at most 2^-10 of |lo|, i.e.
+        2^-20 of |W_eff|: float32's accuracy, at tensor-core speed. On the CPU: one float32 product.
+        """
+        w = self.effective_weights()
+        exact_codes = input_max(self.scheme.inputs.bits, self.signed_inputs) <= 1 << 11
+        if not (x_codes.is_cuda and w.dtype == torch.float32 and exact_codes):
+            with no_tf32():
+                return op(x_codes, w)
+        if self._effective_split is None:
+            hi = tf32_truncate(w)
+            self._effective_split = (hi, w - hi)
+        hi, lo = self._effective_split
+        with tf32():
+            return op(x_codes, hi) + op(x_codes, lo)
 
     def _observer(self, k: int, signal: torch.Tensor) -> None:
         if self.profile is not None:
@@ -196,9 +219,8 @@ class _AnalogBase(nn.Module):
         if self.programmed is None:
             raise RuntimeError(f"{self.name or 'analog layer'}: not programmed; call reprogram(model, seed)")
         if self.input_linear:
-            x_int, x_scale = self._quantize(x2d)
-            with no_tf32():
-                y = x_int.to(self.dtype) @ self.effective_weights().T
+            x_codes, x_scale = self._quantize(x2d, self.dtype)
+            y = self._effective_product(lambda x, w: x @ w.T, x_codes)
             y = y.to(torch.float32) * (x_scale.float() * self.w_scale)
             return y if self.bias is None else y + self.bias
         n = self.w_int.shape[0]
@@ -282,10 +304,11 @@ class AnalogConv2d(_AnalogBase):
 
     def _linear_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The input-linear layer as one convolution of the input codes with the effective weights."""
-        x_int, x_scale = self._quantize(x)
-        w_eff = self.effective_weights().reshape(self.out_channels, -1, *self.kernel_size)
-        with no_tf32():
-            y = F.conv2d(x_int.to(self.dtype), w_eff, None, self.stride, self.padding, self.dilation)
+        x_codes, x_scale = self._quantize(x, self.dtype)
+        shape = (self.out_channels, -1, *self.kernel_size)
+        y = self._effective_product(
+            lambda x, w: F.conv2d(x, w.reshape(shape), None, self.stride, self.padding, self.dilation), x_codes
+        )
         y = y.to(torch.float32) * (x_scale.float() * self.w_scale).reshape(1, -1, 1, 1)
         return y if self.bias is None else y + self.bias.reshape(1, -1, 1, 1)
 

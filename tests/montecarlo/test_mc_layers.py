@@ -16,6 +16,8 @@ from aimc.montecarlo.layers import (
 )
 from torch import nn
 
+from aimc.scheme import Scheme
+
 
 class TinyCNN(nn.Module):
     def __init__(self):
@@ -128,22 +130,22 @@ def test_convert_refuses_unfoldable_batchnorm(mc):
 
 
 FAST_PATH_CASES = {
-    "differential-unsliced-si": dict(device__programming__model="state_independent",
-                                     device__programming__alpha=0.03),
-    "differential-2b-slices-sp-digital-sub": dict(
-        weights__slices=4, mapping__subtraction="digital", device__programming__model="state_proportional",
-        device__programming__alpha=0.1, device__on_off=20.0),
-    "offset-digital-1b-slices-stuck": dict(
-        mapping__kind="offset", mapping__offset="digital", weights__slices=8,
-        device__programming__model="state_independent", device__programming__alpha=0.02,
-        device__stuck__p_off=0.02, device__stuck__p_on=0.01),
-    "offset-unit-column-bit-serial-digital-acc": dict(
-        mapping__kind="offset", mapping__offset="unit_column", inputs__slice_bits=2,
-        inputs__accumulation="digital", array__columns=4, device__on_off=10.0,
-        device__programming__model="state_independent", device__programming__alpha=0.02),
-    "differential-drift-compensated": dict(
-        device__drift__time=1e4, device__drift__nu_mean=0.05, device__drift__nu_std=0.02,
-        device__drift__compensation="global"),
+    "differential-unsliced-si": {"device__programming__model": "state_independent",
+                                     "device__programming__alpha": 0.03},
+    "differential-2b-slices-sp-digital-sub": {
+        "weights__slices": 4, "mapping__subtraction": "digital", "device__programming__model": "state_proportional",
+        "device__programming__alpha": 0.1, "device__on_off": 20.0},
+    "offset-digital-1b-slices-stuck": {
+        "mapping__kind": "offset", "mapping__offset": "digital", "weights__slices": 8,
+        "device__programming__model": "state_independent", "device__programming__alpha": 0.02,
+        "device__stuck__p_off": 0.02, "device__stuck__p_on": 0.01},
+    "offset-unit-column-bit-serial-digital-acc": {
+        "mapping__kind": "offset", "mapping__offset": "unit_column", "inputs__slice_bits": 2,
+        "inputs__accumulation": "digital", "array__columns": 4, "device__on_off": 10.0,
+        "device__programming__model": "state_independent", "device__programming__alpha": 0.02},
+    "differential-drift-compensated": {
+        "device__drift__time": 1e4, "device__drift__nu_mean": 0.05, "device__drift__nu_std": 0.02,
+        "device__drift__compensation": "global"},
 }
 
 
@@ -203,3 +205,29 @@ def test_calibrate_inputs_once_gives_the_same_network(mc):
         torch.testing.assert_close(own(data), reused(data))
     with pytest.raises(ValueError, match="input_ranges: no calibration for layer"):
         convert(model, s, data, input_ranges={"conv1": (True, 1.0)})
+
+
+def test_tf32_split_of_effective_weights_is_exact():
+    """The CUDA fast path multiplies by hi and lo: hi must be exact in TF32 and hi + lo must be W exactly."""
+    from aimc.montecarlo.engine import tf32_truncate
+
+    w = torch.randn(64, 300, generator=torch.Generator().manual_seed(0)) * 37.0
+    hi = tf32_truncate(w)
+    lo = w - hi
+    assert torch.equal(hi + lo, w)
+    assert int((hi.view(torch.int32) & 0x1FFF).abs().sum()) == 0  # 10 mantissa bits left: TF32-exact
+    assert bool((lo.abs() <= w.abs() * 2.0**-10).all())
+    assert float(lo.abs().max()) > 0  # the low part is really there (float32 weights are not TF32)
+    with pytest.raises(ValueError, match="float32"):
+        tf32_truncate(w.double())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (TF32 tensor cores)")
+def test_fast_path_on_cuda_matches_float64():
+    model, data = _model_and_data()
+    s = Scheme().with_overrides({"adc.bits": 0, "device.programming.model": "state_independent",
+                                 "device.programming.alpha": 0.02})
+    gpu = convert(model, s, data, seed=1, device="cuda")
+    ref = convert(model, s, data, seed=1, device="cuda", dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(gpu(data.cuda()).double(), ref(data.cuda()).double(), rtol=1e-4, atol=1e-4)
