@@ -3,11 +3,15 @@
 Plot-only: reads whatever :mod:`aimc.validation.experiments` has written to
 ``validation/results/<model>/<experiment>.csv`` (accuracy vs programming-error alpha by mapping and by
 slicing, vs ADC bits, vs rows and bits per cell, vs wire resistance, and the designs A, B, C, E) and draws
-one PNG per model, ``accuracy_sweeps-<model>.png``, one panel per experiment present. The dashed line is
+one PNG per model, ``accuracy_sweeps-<model>.png``, one panel per experiment present. The dotted line is
 the 8-bit quantised digital network of the same CSV (``baseline_quantized``). Skipped with a message while
 no CSV exists. The assumptions of every sweep are those of ``aimc.validation.experiments`` (its module
 docstring); within an experiment all points are drawn at one test-set size (the one that covers the most
-points), each from its run with the most chips.
+points), each from its run with the most chips; a sweep still in progress says how many of the points
+that ``aimc.validation.experiments`` defines it shows. The designs panel groups its bars by design and
+variant (``design-e granular ADC`` is its own group beside ``design-e``), ideal cells beside SONOS error,
+and notes the points run at other test-set sizes (``design-a`` on all 10,000 images), the designs not run
+yet, and any group whose runs used a different digital baseline.
 """
 
 from __future__ import annotations
@@ -43,22 +47,53 @@ def _models() -> list[Path]:
     return sorted(d for d in root.iterdir() if d.is_dir() and d.name != "mvm" and any(d.glob("*.csv")))
 
 
-def _latest(rows: list[dict]) -> list[dict]:
-    """The finished points of one experiment at one test-set size (the size that covers the most points, then
-    the largest), one row per point (the run with the most chips): points are compared on the same images."""
-    done = [r for r in rows if r.get("point") and r.get("accuracy_mean", "") != ""]
+def _done(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r.get("point") and r.get("accuracy_mean", "") != ""]
+
+
+def _best(rows: list[dict]) -> dict[tuple[str, str], dict]:
+    """(point, images) -> the row of that point and test-set size with the most chips."""
+    best: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        key = (r["point"], r.get("images", ""))
+        if key not in best or _base.number(r, "chips") >= _base.number(best[key], "chips"):
+            best[key] = r
+    return best
+
+
+def _latest(rows: list[dict], images: str | None = None) -> list[dict]:
+    """The finished points of one experiment at one test-set size (``images``, else the size that covers the
+    most points, then the largest), one row per point (the run with the most chips): points are compared on
+    the same images."""
+    done = _done(rows)
     if not done:
         return []
-    sizes: dict[str, set] = {}
-    for r in done:
-        sizes.setdefault(r.get("images", ""), set()).add(r["point"])
-    images = max(sizes, key=lambda size: (len(sizes[size]), _base.number({"i": size}, "i")))
-    best: dict[str, dict] = {}
-    for r in done:
-        if r.get("images", "") == images and (
-                r["point"] not in best or _base.number(r, "chips") >= _base.number(best[r["point"]], "chips")):
-            best[r["point"]] = r
-    return list(best.values())
+    if images is None:
+        sizes: dict[str, set] = {}
+        for r in done:
+            sizes.setdefault(r.get("images", ""), set()).add(r["point"])
+        images = max(sizes, key=lambda size: (len(sizes[size]), _base.number({"i": size}, "i")))
+    return [r for (_, size), r in _best(done).items() if size == images]
+
+
+def _planned(experiment: str) -> list[str] | None:
+    """The point labels :mod:`aimc.validation.experiments` defines for an experiment (None if unknown)."""
+    try:
+        from aimc.validation.experiments import EXPERIMENTS
+    except ImportError:  # the validation extras (torch) are not installed: draw without the count
+        return None
+    exp = EXPERIMENTS.get(experiment)
+    return None if exp is None else [p.label for p in exp.points]
+
+
+def _images(size: str) -> str:
+    return f"{int(_base.number({'i': size}, 'i')):,}" if size else "?"
+
+
+def _baseline(rows: list[dict]) -> float | None:
+    """The 8-bit quantised digital accuracy (%) most of these rows were run against."""
+    values = [round(100 * _base.number(r, "baseline_quantized"), 4) for r in rows if r.get("baseline_quantized")]
+    return max(set(values), key=values.count) if values else None
 
 
 def _split(label: str, token: str) -> tuple[str, float]:
@@ -73,59 +108,158 @@ def _style(series: str) -> dict:
     return {"ls": "--" if offset else "-", "marker": "s" if offset else "o"}
 
 
-def _sweep_panel(ax, experiment: str, tables: dict[str, list[dict]]) -> None:
-    token, scale, axis, xlabel, title = SWEEPS[experiment]
-    rows = _latest(tables[experiment])
-    if experiment in UNSLICED_REFERENCE and UNSLICED_REFERENCE[experiment] in tables:
-        rows += [r for r in _latest(tables[UNSLICED_REFERENCE[experiment]])]
+def _series(rows: list[dict], token: str, scale: float) -> dict[str, list[tuple[float, float, float]]]:
     series: dict[str, list[tuple[float, float, float]]] = {}
     for r in rows:
         name, x = _split(r["point"], token)
         series.setdefault(name, []).append(
             (x * scale, 100 * _base.number(r, "accuracy_mean"), 100 * _base.number(r, "accuracy_std")))
-    for name in sorted(series):
-        pts = sorted(series[name])
+    return {name: sorted(pts) for name, pts in sorted(series.items())}
+
+
+def _sweep_panel(ax, experiment: str, tables: dict[str, list[dict]]) -> None:
+    token, scale, axis, xlabel, title = SWEEPS[experiment]
+    rows = _latest(tables[experiment])
+    images = rows[0].get("images", "")
+    xs = set()
+    reference = UNSLICED_REFERENCE.get(experiment)
+    if reference and tables.get(reference):
+        # the unsliced curves of the mapping sweep, on the same images where they exist, drawn faintly
+        ref_rows = _latest(tables[reference], images) or _latest(tables[reference])
+        ref_size = ref_rows[0].get("images", "") if ref_rows else images
+        for name, pts in _series(ref_rows, token, scale).items():
+            note = "unsliced" if ref_size == images else f"unsliced, {_images(ref_size)} images"
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], capsize=2, ms=3,
+                        lw=1, alpha=0.45, color="C1" if name.startswith("offset") else "C0",
+                        label=f"{name}, {note}", **_style(name))
+            xs.update(p[0] for p in pts)
+    first_color = 2 if reference else 0
+    for i, (name, pts) in enumerate(_series(rows, token, scale).items()):
         ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], capsize=2, ms=4,
-                    label=name, **_style(name))
-    baseline = [_base.number(r, "baseline_quantized") for r in rows if r.get("baseline_quantized")]
-    if baseline:
-        ax.axhline(100 * baseline[0], color="k", ls=":", lw=1, label="8-bit digital")
-    xs = sorted({p[0] for pts in series.values() for p in pts})
+                    color=f"C{first_color + i}", label=name, **_style(name))
+        xs.update(p[0] for p in pts)
+    baseline = _baseline(rows)
+    if baseline is not None:
+        ax.axhline(baseline, color="k", ls=":", lw=1, label=f"8-bit digital ({baseline:.1f} %)")
     if axis != "linear":
         ax.set_xscale("log", base=2 if axis == "log2" else 10)
-        _base.label_ticks(ax, xs)
+        _base.label_ticks(ax, sorted(xs))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title(f"{title}, {rows[0].get('images', '?')} images", fontsize=10)
+    planned = _planned(experiment)
+    shown = f"{_images(images)} images"
+    if planned and len(rows) < len(planned):
+        shown += f", {len(rows)} of {len(planned)} points run so far"
+    ax.set_title(f"{title}\n{shown}", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
 
 
+IDEAL = " ideal cells"
+
+
+def _design_key(point: str) -> tuple[str, str, bool]:
+    """(design, variant, ideal cells) of a designs point label: ``design-e granular ADC ideal cells`` is
+    (``design-e``, ``granular ADC``, True); ``design-a`` is (``design-a``, ``""``, False)."""
+    ideal = point.endswith(IDEAL)
+    design, _, variant = point[: -len(IDEAL) if ideal else None].partition(" ")
+    return design, variant, ideal
+
+
+def _group_label(design: str, variant: str) -> str:
+    return f"{design} ({variant})" if variant else design
+
+
+def design_groups(rows: list[dict]) -> tuple[str, list[tuple[str, dict | None, dict | None]]]:
+    """The bars of the designs panel: the test-set size they share (see :func:`_latest`) and one group per
+    design and variant (a design's own point first, then its variants such as ``granular ADC``, each from
+    the point label), as (group label, ideal-cells row or None, device-error row or None)."""
+    chosen = _latest(rows)
+    groups: dict[tuple[str, str], dict[bool, dict]] = {}
+    for r in chosen:
+        design, variant, ideal = _design_key(r["point"])
+        groups.setdefault((design, variant), {})[ideal] = r
+    images = chosen[0].get("images", "") if chosen else ""
+    return images, [(_group_label(*key), groups[key].get(True), groups[key].get(False)) for key in sorted(groups)]
+
+
+def design_notes(rows: list[dict], images: str) -> list[str]:
+    """One line per designs point finished only or also at another test-set size than the panel's, e.g.
+    ``design-a, 10,000 images (5 chips): 62.80 ± 0.14 %``."""
+    other = [(size, point, r) for (point, size), r in _best(_done(rows)).items() if size != images]
+    lines = []
+    for size, point, r in sorted(other, key=lambda o: (_base.number({"i": o[0]}, "i"), _design_key(o[1]))):
+        chips = int(_base.number(r, "chips"))
+        mean, std = 100 * _base.number(r, "accuracy_mean"), 100 * _base.number(r, "accuracy_std")
+        spread = f" ± {std:.2f}" if chips > 1 else ""
+        digital = f" (8-bit digital {100 * _base.number(r, 'baseline_quantized'):.2f} %)" \
+            if r.get("baseline_quantized") else ""
+        lines.append(f"{point}, {_images(size)} images ({chips} chip{'s' * (chips > 1)}): "
+                     f"{mean:.2f}{spread} %{digital}")
+    return lines
+
+
 def _designs_panel(ax, rows: list[dict]) -> None:
-    rows = _latest(rows)
-    designs = sorted({r["point"].split()[0] for r in rows})
-    for offset, (suffix, color, label) in enumerate(((" ideal cells", "0.6", "ideal cells"),
-                                                      ("", "C3", "SONOS programming error"))):
-        values = []
-        for d in designs:
-            r = next((r for r in rows if r["point"] == d + suffix), None)
-            values.append((math.nan, 0.0) if r is None else (100 * _base.number(r, "accuracy_mean"),
-                                                             100 * _base.number(r, "accuracy_std")))
-        x = [i + (offset - 0.5) * 0.38 for i in range(len(designs))]
+    images, groups = design_groups(rows)
+    decimals = max(1, round(math.log10(max(_base.number({"i": images}, "i"), 10))) - 2)
+    tops = []
+    for offset, (kind, color, label) in enumerate(((1, "0.6", "ideal cells"), (2, "C3", "SONOS programming error"))):
+        x = [i + (offset - 0.5) * 0.38 for i in range(len(groups))]
+        values = [(math.nan, 0.0) if g[kind] is None else (100 * _base.number(g[kind], "accuracy_mean"),
+                                                           100 * _base.number(g[kind], "accuracy_std"))
+                  for g in groups]
         ax.bar(x, [v[0] for v in values], 0.36, yerr=[v[1] for v in values], capsize=3, color=color, label=label)
         for xi, (v, s) in zip(x, values):
-            if not math.isnan(v):
-                ax.text(xi, v + s + 0.5, f"{v:.1f}", ha="center", fontsize=8)
-    baseline = [_base.number(r, "baseline_quantized") for r in rows if r.get("baseline_quantized")]
-    if baseline:
-        ax.axhline(100 * baseline[0], color="k", ls=":", lw=1, label="8-bit digital")
-    values = [100 * _base.number(r, "accuracy_mean") for r in rows]
-    ax.set_ylim(max(0.0, min(values) - 10), max(values) + 5)
-    ax.set_xticks(range(len(designs)), labels=designs)
-    ax.set_xlim(-0.7, len(designs) - 0.3)
+            if math.isnan(v):
+                ax.text(xi, 0.5, "not run", ha="center", va="bottom", rotation=90, fontsize=7, color="0.4")
+            else:
+                ax.text(xi, v + s + 0.6, f"{v:.{decimals}f}", ha="center", va="bottom", fontsize=7.5)
+                tops.append(v + s)
+    chosen = [r for g in groups for r in g[1:] if r is not None]
+    baseline = _baseline(chosen)
+    notes = []
+    if baseline is not None:
+        ax.axhline(baseline, color="k", ls=":", lw=1, label=f"8-bit digital ({baseline:.{decimals}f} %)")
+        for label, *pair in groups:
+            other = {round(100 * _base.number(r, "baseline_quantized"), 4) for r in pair
+                     if r is not None and r.get("baseline_quantized")} - {baseline}
+            if other:
+                values = ", ".join(f"{v:.{decimals}f}" for v in sorted(other))
+                notes.append(f"8-bit digital in the {label} runs: {values} %")
+    notes += design_notes(rows, images)
+    planned = _planned(DESIGNS)
+    if planned:
+        ran = {_group_label(*_design_key(r["point"])[:2]) for r in _done(rows)}
+        missing = list(dict.fromkeys(g for g in (_group_label(*_design_key(p)[:2]) for p in planned) if g not in ran))
+        if missing:
+            notes.append(f"not run yet: {', '.join(missing)}")
+    # bars in the lower part of the axes, legend and notes above them
+    room = 0.13 + 0.055 * len(notes)
+    ax.set_ylim(0, max(tops, default=100) / (0.96 - room))
+    ax.set_yticks([t for t in ax.get_yticks() if 0 <= t <= 100])
+    ax.set_xticks(range(len(groups)), labels=[g[0].replace(" (", "\n(") for g in groups])
+    pad = max(0.0, (2.5 - len(groups)) / 2)
+    ax.set_xlim(-0.5 - pad, len(groups) - 0.5 + pad)
     ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title(f"paper designs (Table 4), {rows[0].get('images', '?')} images; error bars: std over chips",
-                 fontsize=10)
-    ax.legend(fontsize=7, loc="lower left")
+    def chips(kind: int) -> str:
+        counts = sorted({int(_base.number(g[kind], "chips")) for g in groups if g[kind] is not None}) or [0]
+        return f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    ax.set_title(f"paper designs (Table 4), {_images(images)} test images\nbars: mean; error bars: std over "
+                 f"{chips(2)} chips (ideal cells: {chips(1)} chip{'' if chips(1) == '1' else 's'})", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", ncol=3)
+    if notes:
+        ax.text(0.015, 0.90, "\n".join(notes), transform=ax.transAxes, va="top", ha="left", fontsize=7.5,
+                linespacing=1.4)
+
+
+def _layout(panels: list[str], tables: dict[str, list[dict]]) -> list[list[str]]:
+    """Three panels a row; the designs panel two wide when it has more than three bar groups."""
+    cells = []
+    for experiment in panels:
+        wide = experiment == DESIGNS and len(design_groups(tables[DESIGNS])[1]) > 3 and len(panels) > 2
+        cells += [experiment] * (2 if wide else 1)
+    cols = min(3, len(cells))
+    cells += ["."] * (-len(cells) % cols)
+    return [cells[i:i + cols] for i in range(0, len(cells), cols)]
 
 
 def plot(quick: bool = False) -> list[Path]:
@@ -141,19 +275,18 @@ def plot(quick: bool = False) -> list[Path]:
         panels = [e for e in (DESIGNS, *SWEEPS) if tables.get(e) and _latest(tables[e])]
         if not panels:
             continue
-        cols = min(3, len(panels))
-        n_rows = math.ceil(len(panels) / cols)
-        fig, axes = _base.new_figure(n_rows, cols, (5.6 * cols, 4.3 * n_rows + 0.6))
-        for ax, experiment in zip(axes, panels):
+        layout = _layout(panels, tables)
+        fig, axes = _base.new_mosaic(layout, (5.6 * len(layout[0]), 4.6 * len(layout) + 0.7),
+                                     empty_sentinel=".")
+        for experiment in panels:
             if experiment == DESIGNS:
-                _designs_panel(ax, tables[experiment])
+                _designs_panel(axes[experiment], tables[experiment])
             else:
-                _sweep_panel(ax, experiment, tables)
-        for ax in axes[len(panels):]:
-            ax.set_axis_off()
-        images = sorted({r.get("images", "") for t in panels for r in _latest(tables[t])})
-        fig.suptitle(f"Top-1 accuracy on simulated analog hardware: {folder.name}\n({', '.join(images)} test "
-                     f"images; validation/results/{folder.name})", fontsize=11)
+                _sweep_panel(axes[experiment], experiment, tables)
+        fig.suptitle(f"Top-1 accuracy on simulated analog hardware: {folder.name} "
+                     f"(validation/results/{folder.name}/<panel>.csv)\neach panel compares its points on one "
+                     f"test-set size (in its title); dotted line: the 8-bit quantised digital network on those "
+                     f"images", fontsize=11)
         paths.append(_base.save_figure(fig, NAME, quick, suffix=f"-{folder.name}"))
     if not paths:
         raise _base.FigureSkipped(f"{NAME}: the CSVs under {_base.RESULTS_DIR} hold no finished accuracy point yet")

@@ -253,6 +253,33 @@ def test_accuracy_sweeps_draws_the_experiment_csvs_present(dirs):
     png_written("accuracy_sweeps", suffix="-resnet50-tinyimagenet")
 
 
+def test_accuracy_sweeps_keeps_design_variants_and_other_test_set_sizes(dirs):
+    from aimc.figures import accuracy_sweeps
+
+    common = {"experiment": "designs", "baseline_quantized": 0.637}
+    points = [  # (point, images, chips, mean, std)
+        ("design-a", 10000, 5, 0.62804, 0.0014153), ("design-a", 1000, 5, 0.6342, 0.005),
+        ("design-a ideal cells", 1000, 1, 0.634, 0.0), ("design-e", 1000, 5, 0.005, 0.0),
+        ("design-e ideal cells", 1000, 1, 0.005, 0.0), ("design-e granular ADC", 1000, 5, 0.05, 0.017),
+        ("design-e granular ADC ideal cells", 1000, 1, 0.639, 0.0), ("design-e granular ADC", 1000, 2, 0.04, 0.01),
+    ]
+    path = _base.RESULTS_DIR / "resnet50-tinyimagenet" / "designs.csv"
+    _write_csv(path, [{"point": p, "images": n, "chips": c, "accuracy_mean": m, "accuracy_std": s, **common}
+                      for p, n, c, m, s in points])
+    rows = _base.read_rows(path)
+    images, groups = accuracy_sweeps.design_groups(rows)
+    assert images == "1000"
+    assert [g[0] for g in groups] == ["design-a", "design-e", "design-e (granular ADC)"]
+    _, ideal, errors = groups[2]
+    assert ideal["point"] == "design-e granular ADC ideal cells" and value(ideal, "accuracy_mean") == 0.639
+    assert errors["point"] == "design-e granular ADC" and errors["chips"] == "5"  # the run with most chips
+    note = "design-a, 10,000 images (5 chips): 62.80 ± 0.14 % (8-bit digital 63.70 %)"
+    assert accuracy_sweeps.design_notes(rows, images) == [note]
+    result = run_figure("accuracy_sweeps", quick=True)
+    assert result["skipped"] is None
+    png_written("accuracy_sweeps", suffix="-resnet50-tinyimagenet")
+
+
 def test_mvm_identity_draws_the_validation_csv(dirs):
     pytest.importorskip("aimc.validation.mvm")
     rows = [{"key": str(i), "mapping": m, "expected": "True", "mc_sigma": s, "theory_sigma": s * 1.01,
