@@ -24,6 +24,10 @@ are deterministic and run one chip; those with device errors run ``chips`` (defa
 * ``cell-si-mapping`` / ``cell-sp-mapping``: accuracy vs alpha of state-independent (0.25-2 % of Gmax)
   and state-proportional (2-40 %) programming error, differential vs offset, unsliced; no ADC (the cell
   error alone), 1152 rows, infinite On/Off, clipping to [g_min, 1].
+* ``cell-si-noclip``: ``cell-si-mapping`` without clipping the programmed conductances. With clipping, a
+  differential pair's cell programmed at g_min = 0 keeps only its positive errors: a mean shift of
+  0.4 alpha Gmax that shrinks every nonzero weight toward zero, the same on every chip, compounding through
+  the network's depth (``python -m aimc.validation.diagnostics``).
 * ``cell-si-slices`` / ``cell-sp-slices``: the same with 1-, 2- and 4-bit weight slices (differential:
   the 7 magnitude bits in 7, 4 or 2 slices, the top slice under-used for 2 and 4 bits; offset: the 8 bits
   of u = w + M in 8, 4 or 2 slices).
@@ -156,6 +160,13 @@ def _experiments() -> list[Experiment]:
             "state-proportional programming error vs alpha, differential vs offset, unsliced, no ADC",
             _cell_sweep("state_proportional", SP_ALPHAS, UNSLICED),
             _NO_ADC_CELL_BASE,
+        ),
+        Experiment(
+            "cell-si-noclip",
+            "state-independent programming error vs alpha, differential vs offset, unsliced, no ADC, "
+            "programmed conductances not clipped (isolates the clipping bias of cells programmed at g_min)",
+            _cell_sweep("state_independent", SI_ALPHAS, UNSLICED),
+            {**_NO_ADC_CELL_BASE, "device.clip": "none"},
         ),
         Experiment(
             "cell-si-slices",

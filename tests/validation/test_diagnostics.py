@@ -1,0 +1,65 @@
+"""Weight and output gains: the clipping bias of differential cells shows as a weight gain below 1."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from aimc.montecarlo.layers import convert
+from aimc.validation.diagnostics import _variations, output_gain, weight_gains
+from torch import nn
+
+from aimc.scheme import Scheme
+
+
+def _model():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64 * 36, 32))
+    laplace = torch.distributions.Laplace(0.0, 1.0)
+    with torch.no_grad():  # weights peaked at zero, as trained networks' are
+        for m in (model[0], model[3]):
+            m.weight.copy_(laplace.sample(m.weight.shape))
+    return model.eval(), torch.randn(32, 3, 6, 6)
+
+
+def _scheme(kind: str, clip: str, alpha: float = 0.05) -> Scheme:
+    over = {"adc.bits": 0, "device.on_off": "inf", "device.clip": clip, "mapping.kind": kind,
+            "device.programming.model": "state_independent" if alpha > 0 else "none",
+            "device.programming.alpha": alpha}
+    if kind == "offset":
+        over["mapping.offset"] = "digital"
+    return Scheme().with_overrides(over)
+
+
+def test_clipped_differential_cells_shrink_the_weights():
+    model, data = _model()
+    gains = {}
+    for kind in ("differential", "offset"):
+        for clip in ("range", "none"):
+            rows = weight_gains(convert(model, _scheme(kind, clip), data, seed=0))
+            assert [r["layer"] for r in rows] == ["0", "3"]
+            gains[kind, clip] = [r["gain"] for r in rows]
+    # rectified errors of the cells at g_min = 0: E[max(0, z)] = 0.4 sigma -> a clear shrink in every layer
+    # (Laplace weights, scale b levels: gain ~ 1 - 0.4 sigma E|w| / E[w^2] = 1 - 0.2 sigma / b ~ 0.93 here)
+    assert all(g < 0.96 for g in gains["differential", "range"]), gains
+    # unclipped errors have zero mean: the gain is 1 within the sampling error (about 0.01 for the conv)
+    for key in (("differential", "none"), ("offset", "none"), ("offset", "range")):
+        assert all(abs(g - 1) < 0.03 for g in gains[key]), (key, gains[key])
+
+
+def test_ideal_chip_has_unit_gain_and_exact_outputs():
+    model, data = _model()
+    ideal = convert(model, _scheme("differential", "range", alpha=0.0), data)
+    assert all(r["gain"] == pytest.approx(1.0, abs=1e-6) and r["residual"] < 1e-6 for r in weight_gains(ideal))
+    out = output_gain(ideal, ideal, data)
+    assert out == {"output_gain": pytest.approx(1.0), "output_residual": pytest.approx(0.0, abs=1e-9),
+                   "top1_agreement": 1.0}
+
+
+def test_refuses_layers_with_an_adc_and_bad_vary():
+    model, data = _model()
+    with_adc = convert(model, Scheme().with_overrides({"adc.bits": 8, "adc.range": "max"}), data)
+    with pytest.raises(ValueError, match="input-linear"):
+        weight_gains(with_adc)
+    assert _variations(["a=1,2", "b=x"]) == [{"a": "1", "b": "x"}, {"a": "2", "b": "x"}]
+    with pytest.raises(ValueError, match="--vary"):
+        _variations(["nonsense"])

@@ -1,0 +1,132 @@
+"""Why a scheme loses accuracy: the systematic gain of a programmed chip's weights and of its logits.
+
+The MVM-level error budget compares one layer's analog output with the ideal output *on the same input*.
+A network also feels how errors compound through its depth, and a systematic error compounds where a
+random one does not. The clearest case: with clipping to [g_min, Gmax] and g_min = 0, a differential
+pair's cell programmed at g_min keeps only its positive programming errors (mean 0.4 sigma), so every
+nonzero weight shrinks toward zero by the same amount on every chip: a weight gain below 1 in every
+layer, and logits that shrink layer after layer.
+
+* :func:`weight_gains`: per analog layer, the least-squares gain of the chip's effective weights
+  W_eff (:meth:`aimc.montecarlo.layers.AnalogConv2d.effective_weights`, integer-weight units) on the
+  intended integer weights, ``gain = <W_eff, W> / <W, W>``, and the residual
+  ``||W_eff - gain W|| / ||gain W||``. Needs input-linear layers (no ADC, read noise or wire resistance).
+* :func:`output_gain`: the same for the network's outputs against a reference network on the same
+  inputs, and the fraction of inputs whose top-1 class agrees.
+
+Command line (one programmed chip per scheme, the reference is the 8-bit quantised digital network)::
+
+    python -m aimc.validation.diagnostics --model resnet50-tinyimagenet --images 16 \\
+        --set device.programming.model=state_independent --set device.programming.alpha=0.02 \\
+        --vary mapping.kind=differential,offset --vary device.clip=range,none
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from aimc.montecarlo.layers import analog_layers
+from torch import nn
+
+from aimc._fields import ConfigError
+from aimc.cli_common import parse_sets
+from aimc.scheme import Scheme
+
+__all__ = ["main", "output_gain", "weight_gains"]
+
+
+def weight_gains(analog: nn.Module) -> list[dict]:
+    """Per analog layer: name, gain and residual of the programmed effective weights on the intended ones."""
+    rows = []
+    for layer in analog_layers(analog):
+        if not layer.input_linear:
+            raise ValueError(
+                f"{layer.name}: weight gain needs input-linear layers (no ADC, read noise or wire "
+                "resistance): set adc.bits=0, no read noise and parasitics.r=0"
+            )
+        w = layer.w_int.to(torch.float64)
+        w_eff = layer.effective_weights().to(torch.float64)
+        norm = float((w * w).sum())
+        gain = float((w_eff * w).sum()) / norm if norm > 0 else float("nan")
+        residual = float((w_eff - gain * w).norm() / (abs(gain) * w.norm())) if norm > 0 else float("nan")
+        rows.append({"layer": layer.name, "gain": gain, "residual": residual})
+    return rows
+
+
+@torch.no_grad()
+def output_gain(model: nn.Module, reference: nn.Module, inputs: torch.Tensor) -> dict:
+    """Gain and residual of ``model``'s outputs on ``reference``'s, and their top-1 agreement."""
+    y, ref = model(inputs).to(torch.float64), reference(inputs).to(torch.float64)
+    gain = float((y * ref).sum() / (ref * ref).sum())
+    residual = float((y - gain * ref).norm() / (abs(gain) * ref.norm()))
+    agree = float((y.argmax(1) == ref.argmax(1)).to(torch.float64).mean())
+    return {"output_gain": gain, "output_residual": residual, "top1_agreement": agree}
+
+
+def _variations(vary: Sequence[str]) -> list[dict]:
+    axes = []
+    for item in vary:
+        path, sep, values = item.partition("=")
+        if not sep or not path or not values:
+            raise ValueError(f"--vary: expected PATH=V1,V2,..., got {item!r}")
+        axes.append([(path, v) for v in values.split(",")])
+    return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .accuracy import convert_network, load_network, quantized_scheme
+    from .data import normalise
+    from .models import REFERENCE_MODELS
+
+    parser = argparse.ArgumentParser(prog="python -m aimc.validation.diagnostics",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, choices=sorted(REFERENCE_MODELS))
+    parser.add_argument("--images", type=int, default=16,
+                        help="test images (a fixed, seeded, class-balanced subset) fed to both networks")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
+    parser.add_argument("--vary", action="append", default=[], metavar="PATH=V1,V2",
+                        help="one scheme per combination of the listed values")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per scheme")
+    args = parser.parse_args(argv)
+    try:
+        if args.images < 1:
+            raise ValueError(f"--images: must be >= 1, got {args.images}")
+        base = {"adc.bits": 0, "array.rows": 1152, "device.on_off": "inf", **parse_sets(args.sets)}
+        schemes = [(v, Scheme().with_overrides({**base, **v})) for v in _variations(args.vary)]
+        net = load_network(args.model, images=args.images, seed=args.seed, device=args.device)
+        inputs = normalise(net.images, net.mean, net.std).to(net.device)
+        reference = convert_network(net, quantized_scheme(schemes[0][1]))
+        for varied, scheme in schemes:
+            analog = convert_network(net, scheme, seed=args.seed)
+            layers = weight_gains(analog)
+            gains = np.array([r["gain"] for r in layers])
+            row = {
+                **{k: str(v) for k, v in varied.items()},
+                "weight_gain_mean": float(gains.mean()),
+                "weight_gain_min": float(gains.min()),
+                "weight_gain_min_layer": layers[int(gains.argmin())]["layer"],
+                "weight_residual_mean": float(np.mean([r["residual"] for r in layers])),
+                **output_gain(analog, reference, inputs),
+                "images": int(inputs.shape[0]),
+            }
+            if args.json:
+                print(json.dumps(row), flush=True)
+            else:
+                print("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+                      flush=True)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        print(f"diagnostics: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
