@@ -29,7 +29,7 @@ import torch
 
 from . import adc as adc_mod
 from .adc import ADCRange
-from .inputs import input_max, input_slices, slice_significance
+from .inputs import input_max, input_slices, slice_count, slice_significance
 from .mapping import (
     SliceLayout,
     column_groups,
@@ -263,6 +263,109 @@ def _read_partitions(g: torch.Tensor, k: int, xs: torch.Tensor) -> torch.Tensor:
     return torch.einsum("cnpr,tbpr->ctbpn", g[:, k], xs)
 
 
+def linear_arrays(
+    programmed: Programmed, scheme: Scheme
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """The arrays read with linear currents, [C, S, N or G, K]: (signal, negative, unit column).
+
+    ``signal`` is g+ (or g+ - g- for a differential pair with analog subtraction: exact for linear
+    currents, one read instead of two); ``negative`` is g- when the pair subtracts digitally, else None;
+    ``unit`` is the unit column (offset mapping with unit-column subtraction), else None.
+    """
+    g_pos, g_neg = programmed.g_pos, programmed.g_neg
+    if g_neg is not None and scheme.mapping.subtraction == "analog":
+        g_pos, g_neg = g_pos - g_neg, None
+    return g_pos, g_neg, programmed.g_unit
+
+
+def linear_input_slices(
+    x_int: torch.Tensor, scheme: Scheme, signed_inputs: bool, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_t [T, ...], 2^(s t) [T]) as read with linear currents.
+
+    Analog accumulation (or whole inputs) reads the whole input once: sum_t 2^(s t) (g . x_t) = g . x;
+    digital accumulation converts every input slice, so each is read.
+    """
+    i = scheme.inputs
+    if i.accumulation == "analog" or i.slice_bits == 0:
+        return x_int.to(dtype).unsqueeze(0), torch.ones(1, dtype=dtype, device=x_int.device)
+    x_slices = input_slices(x_int, i.bits, i.slice_bits, signed_inputs).to(dtype)
+    t_sig = torch.tensor(
+        slice_significance(i.bits, i.slice_bits, signed_inputs), dtype=dtype, device=x_int.device
+    )
+    return x_slices, t_sig
+
+
+ReadFn = Callable[[str, int], torch.Tensor]
+"""read(array, k) -> ideal currents [C, T, B, P, N] of weight slice k of every row partition, for array
+``signal``, ``negative`` or ``unit`` of :func:`linear_arrays` (N = G unit columns for ``unit``)."""
+
+
+def digitize_partitions(
+    read: ReadFn,
+    x_total: torch.Tensor | None,
+    scheme: Scheme,
+    t_sig: torch.Tensor,
+    ranges: list[ADCRange] | None,
+    gain: float,
+    observer: ObserverFn | None,
+    *,
+    negative: bool,
+    unit: bool,
+) -> torch.Tensor:
+    """The digital output [C, B, N] of B vectors from the currents of every partition (linear currents).
+
+    The conversion, digits, offset removal and significance of :func:`analog_mvm`'s batched form, given
+    the reads: every (partition, weight slice, input slice or accumulated input, vector, column) is one
+    conversion. ``x_total`` [B, P] is sum_i x_i per partition (needed for the offset mapping without a
+    unit column only); ``negative``/``unit`` say which arrays :func:`linear_arrays` gives.
+    """
+    layout = SliceLayout.from_scheme(scheme)
+    weights = t_sig.reshape(1, -1, 1, 1, 1)
+
+    def convert(signal: torch.Tensor, k: int) -> torch.Tensor:
+        """[C, T, B, P, N] currents -> converted, accumulated over input slices: [C, B, P, N]."""
+        signal = signal * gain
+        if observer is not None:
+            observer(k, signal if signal.shape[1] > 1 else signal[:, 0])
+        return (weights * _convert(signal, k, ranges, scheme.adc.bits)).sum(1)
+
+    y = None
+    for k in range(layout.slices):
+        q = convert(read("signal", k), k)
+        if negative:
+            q = q - convert(read("negative", k), k)
+        elif unit:
+            n_out = q.shape[-1]
+            index = torch.cat(
+                [
+                    torch.full((b - a,), gi, device=q.device)
+                    for gi, (a, b) in enumerate(column_groups(n_out, scheme.array.columns))
+                ]
+            )
+            q = q - convert(read("unit", k), k)[..., index]
+        elif layout.kind == "offset":
+            q = q - layout.g_min * x_total.unsqueeze(-1)
+        term = (layout.significance[k] * layout.digit_weight * layout.current_to_digits(k)) * q.sum(2)
+        y = term if y is None else y + term
+    if layout.kind == "offset" and scheme.mapping.offset == "digital":
+        y = y - layout.m * x_total.sum(1).reshape(1, -1, 1)
+    return y
+
+
+def linear_vector_step(programmed: Programmed, scheme: Scheme, signed_inputs: bool, block: int) -> int:
+    """Vectors per block of the batched linear form: its largest intermediate holds at most ``block``
+    elements (chips x read input slices x partitions x read columns per vector)."""
+    i = scheme.inputs
+    analog_acc = i.accumulation == "analog" or i.slice_bits == 0
+    t = 1 if analog_acc else slice_count(i.bits, i.slice_bits, signed_inputs)
+    g_signal, g_neg, g_unit = linear_arrays(programmed, scheme)
+    chips, n_out, fan_in = g_signal.shape[0], g_signal.shape[2], g_signal.shape[-1]
+    parts = -(-fan_in // min(scheme.array.rows, fan_in))
+    columns = n_out * (2 if g_neg is not None else 1) + (0 if g_unit is None else g_unit.shape[2])
+    return max(1, block // max(1, chips * t * parts * columns))
+
+
 def _linear_mvm(
     x_int: torch.Tensor,
     programmed: Programmed,
@@ -277,63 +380,28 @@ def _linear_mvm(
 
     Every ADC still sees exactly the signal the loop form gives it: one conversion per (partition, weight
     slice, input slice or accumulated input, vector, column); only the order of the float sums differs.
+    The reads are products over zero-padded partitions; :func:`digitize_partitions` does the rest.
     """
-    layout = SliceLayout.from_scheme(scheme)
-    i = scheme.inputs
     dtype = programmed.g_pos.dtype
     rows = scheme.array.rows
-    analog_acc = i.accumulation == "analog" or i.slice_bits == 0
-    if analog_acc:  # linear currents: sum_t 2^(s t) (g . x_t) = g . x, one read of the whole input
-        x_slices, t_sig = x_int.to(dtype).unsqueeze(0), torch.ones(1, dtype=dtype, device=x_int.device)
-    else:
-        x_slices = input_slices(x_int, i.bits, i.slice_bits, signed_inputs).to(dtype)
-        t_sig = torch.tensor(
-            slice_significance(i.bits, i.slice_bits, signed_inputs), dtype=dtype, device=x_int.device
-        )
+    x_slices, t_sig = linear_input_slices(x_int, scheme, signed_inputs, dtype)
     chips, n_out = programmed.g_pos.shape[0], programmed.g_pos.shape[2]
-    parts = -(-x_int.shape[1] // min(rows, x_int.shape[1]))
-    g_pos = _padded_partitions(programmed.g_pos, rows)  # [C, S, N, P, R]
-    g_neg = None if programmed.g_neg is None else _padded_partitions(programmed.g_neg, rows)
-    if g_neg is not None and scheme.mapping.subtraction == "analog":
-        g_pos, g_neg = g_pos - g_neg, None
-    g_unit = None if programmed.g_unit is None else _padded_partitions(programmed.g_unit, rows)
-    group_index = torch.cat(
-        [
-            torch.full((b - a,), gi, device=x_int.device)
-            for gi, (a, b) in enumerate(column_groups(n_out, scheme.array.columns))
-        ]
-    )
-    per_vector = (
-        chips
-        * len(t_sig)
-        * parts
-        * (n_out * (2 if g_neg is not None else 1) + (0 if g_unit is None else g_unit.shape[2]))
-    )
-    step = max(1, block // max(1, per_vector))
+    arrays = {
+        name: None if g is None else _padded_partitions(g, rows)  # [C, S, N, P, R]
+        for name, g in zip(("signal", "negative", "unit"), linear_arrays(programmed, scheme), strict=True)
+    }
+    negative, unit = arrays["negative"] is not None, arrays["unit"] is not None
+    step = linear_vector_step(programmed, scheme, signed_inputs, block)
     out = torch.empty(chips, x_int.shape[0], n_out, dtype=dtype, device=x_int.device)
-    weights = t_sig.reshape(1, -1, 1, 1, 1)
-
-    def convert(signal: torch.Tensor, k: int) -> torch.Tensor:
-        """[C, T, B, P, N] currents -> converted, accumulated over input slices: [C, B, P, N]."""
-        signal = signal * gain
-        if observer is not None:
-            observer(k, signal if signal.shape[1] > 1 else signal[:, 0])
-        return (weights * _convert(signal, k, ranges, scheme.adc.bits)).sum(1)
-
     for b0 in range(0, x_int.shape[0], step):
         xs = _padded_partitions(x_slices[:, b0 : b0 + step], rows)  # [T, B, P, R]
         x_total = (t_sig.reshape(-1, 1, 1) * xs.sum(-1)).sum(0)  # [B, P]
-        y = torch.zeros(chips, xs.shape[1], n_out, dtype=dtype, device=x_int.device)
-        for k in range(layout.slices):
-            q = convert(_read_partitions(g_pos, k, xs), k)
-            if g_neg is not None:
-                q = q - convert(_read_partitions(g_neg, k, xs), k)
-            elif g_unit is not None:
-                q = q - convert(_read_partitions(g_unit, k, xs), k)[..., group_index]
-            elif layout.kind == "offset":
-                q = q - layout.g_min * x_total.unsqueeze(-1)
-            y += (layout.significance[k] * layout.digit_weight * layout.current_to_digits(k)) * q.sum(2)
-        if layout.kind == "offset" and scheme.mapping.offset == "digital":
-            y -= layout.m * x_total.sum(1).reshape(1, -1, 1)
-        out[:, b0 : b0 + step] = y
+
+        def read(name: str, k: int, xs: torch.Tensor = xs) -> torch.Tensor:
+            return _read_partitions(arrays[name], k, xs)
+
+        out[:, b0 : b0 + step] = digitize_partitions(
+            read, x_total, scheme, t_sig, ranges, gain, observer, negative=negative, unit=unit
+        )
     return out
+
