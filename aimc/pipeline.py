@@ -405,3 +405,109 @@ def _linear_mvm(
         )
     return out
 
+
+def conv_partition_channels(in_channels: int, kernel_size: tuple[int, int], rows: int) -> int | None:
+    """Input channels per row partition of a convolution's C kh kw rows (im2col order: channel-major).
+
+    The partitions of ``rows`` rows fall on whole input channels when all rows fit one partition or
+    ``rows`` is a multiple of kh kw; then partition p holds channels [p c, (p + 1) c) with the returned c.
+    None otherwise (a partition would cut a channel's kernel window).
+    """
+    window = kernel_size[0] * kernel_size[1]
+    if in_channels * window <= rows:
+        return in_channels
+    if rows % window == 0:
+        return rows // window
+    return None
+
+
+def linear_conv2d(
+    x_int: torch.Tensor,
+    programmed: Programmed,
+    scheme: Scheme,
+    *,
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    signed_inputs: bool,
+    ranges: list[ADCRange] | None = None,
+    gain: float = 1.0,
+    observer: ObserverFn | None = None,
+    chunks: list[tuple[int, int]] | None = None,
+    block: int = 1 << 25,
+) -> torch.Tensor:
+    """:func:`analog_mvm` with linear currents of every im2col vector of a convolution: [C, B, N, Ho, Wo].
+
+    ``x_int`` [B, C_in, H, W] integer input codes; the programmed rows are the im2col rows (C_in kh kw,
+    channel-major), and their partitions must fall on whole channels (:func:`conv_partition_channels`).
+    The currents of every (weight slice, partition, column, input slice) are read as one grouped
+    convolution over the channel-padded input (one group per partition), the sums x_total of the inputs
+    of each partition as one more all-ones output channel per group; :func:`digitize_partitions` converts
+    them exactly as for the im2col vectors (ordered image-major, then output position). ``chunks``:
+    consecutive ranges of those vectors passed to :func:`digitize_partitions` (hence to ``observer``) one
+    at a time (default: blocks of whole images bounded by ``block`` elements of currents).
+    """
+    dtype = programmed.g_pos.dtype
+    b, c_in, h, w = x_int.shape
+    kh, kw = kernel_size
+    cpp = conv_partition_channels(c_in, kernel_size, scheme.array.rows)
+    if cpp is None or programmed.g_pos.shape[-1] != c_in * kh * kw:
+        raise ValueError("linear_conv2d: the row partitions must fall on whole input channels")
+    parts = -(-c_in // cpp)
+    layout = SliceLayout.from_scheme(scheme)
+    chips, n_out = programmed.g_pos.shape[0], programmed.g_pos.shape[2]
+    pieces, where = [], {}
+    at = 0
+    for name, g in zip(("signal", "negative", "unit"), linear_arrays(programmed, scheme), strict=True):
+        if g is None:
+            continue
+        n_a = g.shape[2]
+        g = g.reshape(chips, layout.slices, n_a, c_in, kh, kw)
+        g = torch.nn.functional.pad(g, (0, 0, 0, 0, 0, parts * cpp - c_in))
+        g = g.reshape(chips, layout.slices, n_a, parts, cpp, kh, kw).permute(3, 1, 0, 2, 4, 5, 6)
+        pieces.append(g.reshape(parts, layout.slices * chips * n_a, cpp, kh, kw))
+        where[name] = (at, chips * n_a)
+        at += layout.slices * chips * n_a
+    totals = layout.kind == "offset" and programmed.g_unit is None
+    if totals:  # x_total: an all-ones kernel over each partition's channels
+        pieces.append(torch.ones(parts, 1, cpp, kh, kw, dtype=dtype, device=x_int.device))
+    per_group = at + (1 if totals else 0)
+    weight = torch.cat(pieces, 1).reshape(parts * per_group, cpp, kh, kw)
+    i = scheme.inputs
+    t = 1 if i.accumulation == "analog" or i.slice_bits == 0 else slice_count(i.bits, i.slice_bits, signed_inputs)
+    ho = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    wo = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    positions = ho * wo
+    if chunks is None:
+        step = max(1, block // max(1, t * positions * parts * per_group))
+        chunks = [(i0 * positions, min(b, i0 + step) * positions) for i0 in range(0, b, step)]
+    out = torch.empty(chips, b * positions, n_out, dtype=dtype, device=x_int.device)
+    cached: tuple[int, int, torch.Tensor] | None = None
+    for v0, v1 in chunks:
+        i0, i1 = v0 // positions, -(-v1 // positions)
+        if cached is None or cached[:2] != (i0, i1):
+            xb, t_sig = linear_input_slices(x_int[i0:i1], scheme, signed_inputs, dtype)  # [T, b, C_in, H, W]
+            xb = torch.nn.functional.pad(xb, (0, 0, 0, 0, 0, parts * cpp - c_in))
+            xb = xb.reshape(t * (i1 - i0), parts * cpp, h, w)
+            currents = torch.nn.functional.conv2d(xb, weight, None, stride, padding, dilation, parts)
+            cached = (i0, i1, currents.reshape(t, i1 - i0, parts, per_group, positions))
+        currents = cached[2]
+        lo, hi = v0 - i0 * positions, v1 - i0 * positions
+
+        def read(name: str, k: int, currents: torch.Tensor = currents, lo: int = lo, hi: int = hi) -> torch.Tensor:
+            """[T, b, P, M, L] -> [C, T, V, P, N]: the chunk's vectors (image-major, then position)."""
+            start, size = where[name]
+            sel = currents[:, :, :, start + k * size : start + (k + 1) * size]
+            sel = sel.reshape(t, sel.shape[1], parts, chips, -1, positions).permute(3, 0, 1, 5, 2, 4)
+            return sel.reshape(chips, t, -1, parts, sel.shape[-1])[:, :, lo:hi]
+
+        x_total = None
+        if totals:  # [V, P]
+            ones = currents[:, :, :, at].permute(0, 1, 3, 2).reshape(t, -1, parts)[:, lo:hi]
+            x_total = (t_sig.reshape(-1, 1, 1) * ones).sum(0)
+        out[:, v0:v1] = digitize_partitions(
+            read, x_total, scheme, t_sig, ranges, gain, observer,
+            negative="negative" in where, unit="unit" in where,
+        )
+    return out.reshape(chips, b, positions, n_out).permute(0, 1, 3, 2).reshape(chips, b, n_out, ho, wo)

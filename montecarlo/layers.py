@@ -46,7 +46,14 @@ from torch.nn import functional as F
 from aimc.adc import ADCRange
 from aimc.inputs import input_max, quantize_inputs, slice_count
 from aimc.mapping import SliceLayout, quantize_weights
-from aimc.pipeline import analog_mvm, program_ideal, structural_range
+from aimc.pipeline import (
+    analog_mvm,
+    conv_partition_channels,
+    linear_conv2d,
+    linear_vector_step,
+    program_ideal,
+    structural_range,
+)
 from aimc.scheme import Scheme
 
 from .devices import drift_compensation_gain, program_chips
@@ -214,6 +221,15 @@ class _AnalogBase(nn.Module):
             s["current_count"] = s.get("current_count", 0) + out.numel()
         return out
 
+    def _matmul_step(self) -> int:
+        """Vectors per ``analog_mvm`` call of :meth:`analog_matmul`."""
+        n, k = self.w_int.shape
+        i = self.scheme.inputs
+        t = slice_count(i.bits, i.slice_bits, self.signed_inputs)
+        noisy = self.currents.noisy and self.currents.mode == "per_device"
+        rows = min(k, self.scheme.array.rows)
+        return max(1, self.budget // max(1, t * n * (rows if noisy else 1) + t * k))
+
     def analog_matmul(self, x2d: torch.Tensor) -> torch.Tensor:
         """y [B, N] = analog(W x) for float inputs [B, K]: quantise, simulate, rescale, add the bias."""
         if self.programmed is None:
@@ -224,11 +240,7 @@ class _AnalogBase(nn.Module):
             y = y.to(torch.float32) * (x_scale.float() * self.w_scale)
             return y if self.bias is None else y + self.bias
         n = self.w_int.shape[0]
-        i = self.scheme.inputs
-        t = slice_count(i.bits, i.slice_bits, self.signed_inputs)
-        noisy = self.currents.noisy and self.currents.mode == "per_device"
-        rows = min(self.w_int.shape[1], self.scheme.array.rows)
-        step = max(1, self.budget // max(1, t * n * (rows if noisy else 1) + t * self.w_int.shape[1]))
+        step = self._matmul_step()
         observer = self._observer if (self.profile is not None or self.record_stats) else None
         currents = self._currents if self.record_stats else self.currents
         outs = []
@@ -273,6 +285,9 @@ class AnalogLinear(_AnalogBase):
 class AnalogConv2d(_AnalogBase):
     """nn.Conv2d on analog arrays through im2col: every output position is one input vector of C k k rows."""
 
+    conv_fast_path = True
+    """Use the convolution-native ADC path when it applies (False, per layer or class: always im2col)."""
+
     def __init__(self, layer: nn.Conv2d, scheme: Scheme, name: str = ""):
         if layer.groups != 1 or layer.padding_mode != "zeros" or isinstance(layer.padding, str):
             raise ValueError(f"{name or 'conv'}: analog Conv2d supports groups=1 and numeric zero padding only")
@@ -280,20 +295,48 @@ class AnalogConv2d(_AnalogBase):
         self.kernel_size, self.stride = layer.kernel_size, layer.stride
         self.padding, self.dilation = layer.padding, layer.dilation
         self.out_channels = layer.out_channels
+        self.in_channels = layer.in_channels
+        self.conv_path_calls = 0
+        """Forward calls that took the convolution-native ADC path (to check that it ran)."""
+
+    @property
+    def conv_native(self) -> bool:
+        """Whether the forward can read the arrays as grouped convolutions (:func:`aimc.pipeline.linear_conv2d`).
+
+        True for linear currents (no read noise, no wire resistance) when the row partitions fall on whole
+        input channels and no bit-line currents are recorded (``record_stats`` records physical reads).
+        """
+        return (
+            self.conv_fast_path
+            and self.programmed is not None
+            and self.currents is not None
+            and self.currents.linear
+            and not self.record_stats
+            and conv_partition_channels(self.in_channels, self.kernel_size, self.scheme.array.rows) is not None
+        )
 
     @classmethod
     def from_float(cls, layer: nn.Conv2d, scheme: Scheme, name: str = "") -> AnalogConv2d:
         return cls(layer, scheme, name)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.programmed is not None and self.input_linear:
-            return self._linear_forward(x)
-        b, _, h, w = x.shape
+    def _output_size(self, h: int, w: int) -> tuple[int, int]:
         kh, kw = self.kernel_size
         ho = (h + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
         wo = (w + 2 * self.padding[1] - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
+        return ho, wo
+
+    def _images_per_unfold(self, positions: int) -> int:
+        return max(1, self.budget // max(1, 4 * positions * self.w_int.shape[1]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.programmed is not None and self.input_linear:
+            return self._linear_forward(x)
+        if self.conv_native:
+            return self._conv_forward(x)
+        b, _, h, w = x.shape
+        ho, wo = self._output_size(h, w)
         k = self.w_int.shape[1]
-        per_image = max(1, self.budget // max(1, 4 * ho * wo * k))
+        per_image = self._images_per_unfold(ho * wo)
         outs = []
         for i0 in range(0, b, per_image):
             cols = F.unfold(x[i0 : i0 + per_image], self.kernel_size, self.dilation, self.padding, self.stride)
@@ -301,6 +344,39 @@ class AnalogConv2d(_AnalogBase):
             y = self.analog_matmul(cols.transpose(1, 2).reshape(-1, k))  # [bi * L, N]
             outs.append(y.reshape(bi, ho * wo, -1).transpose(1, 2).reshape(bi, -1, ho, wo))
         return torch.cat(outs)
+
+    def _general_chunks(self, images: int, positions: int) -> list[tuple[int, int]]:
+        """The vector ranges of the im2col path's ``analog_mvm`` blocks, in its order (image-major vectors)."""
+        per_image = self._images_per_unfold(positions)
+        step = self._matmul_step()
+        inner = linear_vector_step(self.programmed, self.scheme, self.signed_inputs, 1 << 25)  # analog_mvm default
+        chunks = []
+        for i0 in range(0, images, per_image):
+            base, count = i0 * positions, min(per_image, images - i0) * positions
+            for a0 in range(0, count, step):
+                a1 = min(count, a0 + step)
+                chunks += [(base + c0, base + min(a1, c0 + inner)) for c0 in range(a0, a1, inner)]
+        return chunks
+
+    def _conv_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution-native ADC path: the same conversions as im2col, the currents as convolutions.
+
+        With a profile being taken the observer sees the same signals, in the same blocks, as on the
+        im2col path (its random sample is then the same up to float rounding of the currents).
+        """
+        self.conv_path_calls += 1
+        b, _, h, w = x.shape
+        ho, wo = self._output_size(h, w)
+        observer = self._observer if self.profile is not None else None
+        chunks = self._general_chunks(b, ho * wo) if observer is not None else None
+        with no_tf32():
+            x_int, x_scale = self._quantize(x)
+            y = linear_conv2d(x_int, self.programmed, self.scheme, kernel_size=self.kernel_size,
+                              stride=self.stride, padding=self.padding, dilation=self.dilation,
+                              signed_inputs=self.signed_inputs, ranges=self.ranges, gain=self.gain,
+                              observer=observer, chunks=chunks, block=self.budget)[0]
+        y = y.to(torch.float32) * (x_scale.float() * self.w_scale).reshape(1, -1, 1, 1)
+        return y if self.bias is None else y + self.bias.reshape(1, -1, 1, 1)
 
     def _linear_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The input-linear layer as one convolution of the input codes with the effective weights."""
