@@ -1,6 +1,6 @@
 """aimc.theory: closed-form error budgets derived with sympy from the shared definitions in :mod:`aimc`."""
 
-from .budget import SOURCES, Budget, InputStatistics, error_budget
+from .budget import SOURCES, Budget, InputStatistics, error_budget, expected_weight_error, weight_gain
 from .symbolic import decode_coefficients, device_moments, formulas, formulas_latex
 
 __all__ = [
@@ -10,6 +10,8 @@ __all__ = [
     "decode_coefficients",
     "device_moments",
     "error_budget",
+    "expected_weight_error",
     "formulas",
     "formulas_latex",
+    "weight_gain",
 ]

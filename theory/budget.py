@@ -47,7 +47,7 @@ from . import adc as theory_adc
 from .parasitics import gate_bitline_error
 from .symbolic import DeviceMoments, decode_coefficients, device_moments
 
-__all__ = ["SOURCES", "Budget", "InputStatistics", "error_budget"]
+__all__ = ["SOURCES", "Budget", "InputStatistics", "error_budget", "expected_weight_error", "weight_gain"]
 
 SOURCES = (
     "programming",
@@ -268,6 +268,43 @@ def error_budget(
     if isinstance(x, InputStatistics):
         return _statistics_budget(w_int, x, scheme, layout, sets, coef, ranges, groups, group_index)
     return _given_budget(w_int, x, signed, scheme, layout, sets, coef, ranges, groups, group_index)
+
+
+def expected_weight_error(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> np.ndarray:
+    """E[W_eff - W] [N, K], integer-weight units: the mean error of every decoded weight over chips.
+
+    W_eff is the weight a programmed chip computes with when no ADC, read noise or wire resistance acts
+    (the response of the output to a unit input code): sum_k c_k (effective conductance of the slice-k
+    cells, signed by their role) in the decode. Its mean error is the frozen device errors' bias
+    (programming with clipping, drift with its compensation gain, stuck cells), per cell, through the
+    decode coefficients; with a unit column its cells' bias is shared by every output of its group.
+    A nonzero mean is the same on every chip: a systematic error, not averaged away by more chips.
+    """
+    w_int = torch.as_tensor(np.asarray(w_int)).to(torch.int64)
+    if w_int.dim() != 2:
+        raise ValueError(f"w_int: expected [outputs, inputs], got shape {list(w_int.shape)}")
+    layout = SliceLayout.from_scheme(scheme)
+    groups = column_groups(w_int.shape[0], scheme.array.columns)
+    group_index = np.concatenate([np.full(b - a, gi) for gi, (a, b) in enumerate(groups)])
+    coef = decode_coefficients(layout)
+    out = np.zeros(tuple(w_int.shape))
+    for k, slice_sets in enumerate(_column_sets(w_int, scheme, layout, groups)):
+        for cs in slice_sets:
+            total = coef[k] * cs.sign * cs.cells.bias[_FROZEN[-1]]  # cumulative over the frozen stages
+            out += total[group_index] if cs.common else total
+    return out
+
+
+def weight_gain(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> float:
+    """The least-squares gain of the mean programmed weights on the intended ones: 1 + <W, E[W_eff - W]> / <W, W>.
+
+    Below 1 when the systematic error shrinks the weights (clipped cells at g_min in differential pairs).
+    """
+    w = np.asarray(torch.as_tensor(np.asarray(w_int)), dtype=np.float64)
+    norm = float((w * w).sum())
+    if norm == 0:
+        raise ValueError("w_int: all weights are zero; the gain is undefined")
+    return 1.0 + float((w * expected_weight_error(w_int, scheme)).sum()) / norm
 
 
 def _unpack(layer: QuantizedLayer | tuple) -> tuple[torch.Tensor, torch.Tensor | InputStatistics, bool]:
