@@ -14,6 +14,9 @@ layer, and logits that shrink layer after layer.
 * :func:`output_gain`: the same for the network's outputs against a reference network on the same
   inputs, and the fraction of inputs whose top-1 class agrees.
 
+The command line also prints the closed-form prediction of the mean weight gain
+(:func:`aimc.theory.weight_gain`, the mean over chips), beside the one chip it measures.
+
 Command line (one programmed chip per scheme, the reference is the 8-bit quantised digital network)::
 
     python -m aimc.validation.diagnostics --model resnet50-tinyimagenet --images 16 \\
@@ -41,8 +44,13 @@ from aimc.scheme import Scheme
 __all__ = ["main", "output_gain", "weight_gains"]
 
 
-def weight_gains(analog: nn.Module) -> list[dict]:
-    """Per analog layer: name, gain and residual of the programmed effective weights on the intended ones."""
+def weight_gains(analog: nn.Module, predict: bool = False) -> list[dict]:
+    """Per analog layer: name, gain and residual of the programmed effective weights on the intended ones.
+
+    ``predict``: also the closed-form gain of the mean chip (``predicted_gain``, :func:`aimc.theory.weight_gain`).
+    """
+    if predict:
+        from aimc.theory import weight_gain
     rows = []
     for layer in analog_layers(analog):
         if not layer.input_linear:
@@ -55,7 +63,10 @@ def weight_gains(analog: nn.Module) -> list[dict]:
         norm = float((w * w).sum())
         gain = float((w_eff * w).sum()) / norm if norm > 0 else float("nan")
         residual = float((w_eff - gain * w).norm() / (abs(gain) * w.norm())) if norm > 0 else float("nan")
-        rows.append({"layer": layer.name, "gain": gain, "residual": residual})
+        row = {"layer": layer.name, "gain": gain, "residual": residual}
+        if predict:
+            row["predicted_gain"] = weight_gain(layer.w_int.cpu(), layer.scheme)
+        rows.append(row)
     return rows
 
 
@@ -106,13 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         reference = convert_network(net, quantized_scheme(schemes[0][1]))
         for varied, scheme in schemes:
             analog = convert_network(net, scheme, seed=args.seed)
-            layers = weight_gains(analog)
+            layers = weight_gains(analog, predict=True)
             gains = np.array([r["gain"] for r in layers])
             row = {
                 **{k: str(v) for k, v in varied.items()},
                 "weight_gain_mean": float(gains.mean()),
                 "weight_gain_min": float(gains.min()),
                 "weight_gain_min_layer": layers[int(gains.argmin())]["layer"],
+                "predicted_weight_gain_mean": float(np.mean([r["predicted_gain"] for r in layers])),
+                "predicted_weight_gain_min": float(np.min([r["predicted_gain"] for r in layers])),
                 "weight_residual_mean": float(np.mean([r["residual"] for r in layers])),
                 **output_gain(analog, reference, inputs),
                 "images": int(inputs.shape[0]),

@@ -35,9 +35,12 @@ def test_clipped_differential_cells_shrink_the_weights():
     gains = {}
     for kind in ("differential", "offset"):
         for clip in ("range", "none"):
-            rows = weight_gains(convert(model, _scheme(kind, clip), data, seed=0))
+            rows = weight_gains(convert(model, _scheme(kind, clip), data, seed=0), predict=True)
             assert [r["layer"] for r in rows] == ["0", "3"]
             gains[kind, clip] = [r["gain"] for r in rows]
+            # one chip against the closed form of the mean chip: within the chip's sampling error
+            for r in rows:
+                assert abs(r["gain"] - r["predicted_gain"]) < 0.02, (kind, clip, r)
     # rectified errors of the cells at g_min = 0: E[max(0, z)] = 0.4 sigma -> a clear shrink in every layer
     # (Laplace weights, scale b levels: gain ~ 1 - 0.4 sigma E|w| / E[w^2] = 1 - 0.2 sigma / b ~ 0.93 here)
     assert all(g < 0.96 for g in gains["differential", "range"]), gains
