@@ -20,7 +20,12 @@
    ``reprogram(model, seed)`` per chip).
 
 Conv2d runs through the same analog MVM as Linear: unfold (im2col) the input into [positions, C k k]
-vectors, batch over images and positions.
+vectors, batch over images and positions. Convolution-native ADC path: with linear currents (no read
+noise, no wire resistance, nothing recorded) and row partitions on whole input channels (C k k <= rows, or
+rows a multiple of k k), the currents of every partition are read as grouped convolutions
+(:func:`aimc.pipeline.linear_conv2d`) and converted by the pipeline's own digitisation, the same
+conversions as im2col without the unfolded copy (tested against im2col in
+``tests/montecarlo/test_mc_conv_path.py``).
 
 Input-linear fast path. When a layer has no ADC, no read noise and no wire resistance (and nothing is
 being profiled or recorded), its analog product is a fixed linear map of the integer input codes: every
