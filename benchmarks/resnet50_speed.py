@@ -10,7 +10,8 @@ MACs: ``network`` MACs are the multiply-accumulates of the network's Conv2d/Line
 forward hooks on the float model); ``cell`` MACs multiply them by what the hardware does per weight:
 weight slices x input slices read separately x cells per weight (2 for differential pairs, plus the unit
 column). The fraction of peak compares 2 x network MACs/s with the H200's dense FP32 (non-tensor-core)
-rate, 67 TFLOP/s (the engine disables TF32 to keep integer products exact).
+rate, 67 TFLOP/s (the general path disables TF32 to keep integer products exact; the no-ADC fast path
+runs two TF32 products, a TF32-exact high part and the rest, at float32 accuracy).
 
 Configurations: ``design-a``, ``design-e`` (the presets, SONOS programming error), ``heaviest`` (four 2-bit
 slices of 9-bit weights, differential, 8 input bits with an ADC per bit, 288 rows, 8-bit calibrated ADC,
