@@ -128,6 +128,8 @@ class _AnalogBase(nn.Module):
         programmed = target if ideal else program_chips(target, self.scheme.device, seed, [0])
         self.programmed = programmed
         self._effective = self._effective_split = None
+        d = self.scheme.device
+        self._exact_cells = ideal or not (d.programming.active or d.drift.active or d.stuck.active)
 
     # -- the input-linear fast path --------------------------------------------------------------------------
     @property
@@ -171,7 +173,17 @@ class _AnalogBase(nn.Module):
                     cols.append(analog_mvm(eye, self.programmed, self.scheme, signed_inputs=self.signed_inputs,
                                            ranges=None, currents=self.currents, gain=self.gain,
                                            linear_currents=True, block=self.budget)[0])
-            self._effective = torch.cat(cols).T.contiguous().to(self.dtype)
+            w_eff = torch.cat(cols).T.contiguous()
+            if self._exact_cells:
+                # Ideal cells: the decode returns the integer product exactly (the exactness property of
+                # aimc.pipeline), so W_eff is w_int up to float rounding. Use w_int itself, after checking,
+                # so that the digital baseline does not depend on the rounding of one path or another.
+                deviation = float((w_eff - self.w_int.to(w_eff.dtype)).abs().max()) if w_eff.numel() else 0.0
+                if deviation > 1e-3:
+                    raise RuntimeError(f"{self.name or 'analog layer'}: ideal cells decode to weights "
+                                       f"{deviation:g} away from the integer weights (the decode is not exact)")
+                w_eff = self.w_int.to(w_eff.dtype)
+            self._effective = w_eff.to(self.dtype)
         return self._effective
 
     def reset_stats(self) -> None:

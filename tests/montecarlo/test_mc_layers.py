@@ -234,3 +234,22 @@ def test_fast_path_on_cuda_has_float32_accuracy():
     assert layer._effective_split is not None  # the TF32 split really ran
     want = codes.double() @ layer.effective_weights().double().T
     torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+
+
+@pytest.mark.parametrize("over", [
+    {},
+    {"mapping.kind": "offset", "mapping.offset": "digital", "weights.slices": 4, "device.on_off": 10.0},
+    {"mapping.kind": "offset", "mapping.offset": "unit_column", "weights.slices": 8, "inputs.slice_bits": 1,
+     "inputs.accumulation": "digital"},
+    {"weights.slices": 7, "mapping.subtraction": "digital", "array.rows": 20},
+])
+def test_ideal_cells_compute_with_the_integer_weights_exactly(over):
+    """Ideal cells: the effective weights are the integer weights bit for bit (a path-independent baseline)."""
+    model, data = _model_and_data()
+    analog = convert(model, Scheme().with_overrides({"adc.bits": 0, **over}), data)
+    for layer in analog_layers(analog):
+        assert torch.equal(layer.effective_weights(), layer.w_int.to(layer.dtype))
+    noisy = convert(model, Scheme().with_overrides({"adc.bits": 0, "device.programming.model": "state_independent",
+                                                    "device.programming.alpha": 0.01, **over}), data)
+    layer = analog_layers(noisy)[0]
+    assert not torch.equal(layer.effective_weights(), layer.w_int.to(layer.dtype))
