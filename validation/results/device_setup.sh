@@ -11,4 +11,4 @@ for f in .carry/*/*.xzs; do
   (cd /tmp && python -m aimc.validation.carry unpack "$R/$f" "/tmp/shared/models/$(basename "${f%.xzs}")")
 done
 for f in .carry/*/*.zip .carry/*/*.pt; do [ -e "$f" ] && cp "$f" /tmp/shared/data/; done
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
