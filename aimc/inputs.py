@@ -9,6 +9,8 @@ through one DAC (T = 1).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 __all__ = [
@@ -52,15 +54,18 @@ def quantize_inputs(
     """
     if signed and bits < 2:
         raise ValueError("inputs.bits: signed inputs need at least 2 bits (sign + magnitude)")
-    if not torch.isfinite(x).all():
-        raise ValueError("inputs: must be finite (found NaN or inf)")
-    if not signed and bool((x < 0).any()):
-        raise ValueError(
-            "inputs: negative values given to an unsigned input quantiser; declare the layer signed"
-        )
-    full_scale = torch.as_tensor(full_scale, dtype=x.dtype, device=x.device)
-    if not bool((full_scale > 0).all()):
+    if x.numel():  # one reduction and one device sync for both checks (this runs for every layer call)
+        lo, hi = torch.stack(torch.aminmax(x)).tolist()  # NaN propagates into both
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError("inputs: must be finite (found NaN or inf)")
+        if not signed and lo < 0:
+            raise ValueError(
+                "inputs: negative values given to an unsigned input quantiser; declare the layer signed"
+            )
+    positive = full_scale > 0 if isinstance(full_scale, (int, float)) else bool((full_scale > 0).all())
+    if not positive:
         raise ValueError("inputs: the full-scale value must be > 0")
+    full_scale = torch.as_tensor(full_scale, dtype=x.dtype, device=x.device)
     top = input_max(bits, signed)
     scale = full_scale / top
     x_int = torch.clamp(torch.round(x / scale), -top if signed else 0, top).to(dtype)
