@@ -41,6 +41,7 @@ from .mapping import (
 from .scheme import Scheme
 
 __all__ = [
+    "DEFAULT_BLOCK",
     "CurrentsFn",
     "ObserverFn",
     "Programmed",
@@ -55,6 +56,8 @@ CurrentsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """currents(g [C, N, Kp], x [T, B, Kp]) -> [C, T, B, N]: the column currents of one array partition."""
 ObserverFn = Callable[[int, torch.Tensor], None]
 """observer(slice k, ADC input signal) called with every signal before conversion (for calibration)."""
+DEFAULT_BLOCK = 1 << 25
+"""Default bound on the elements of the largest intermediate tensor of the batched (linear) form."""
 
 
 @dataclass
@@ -143,7 +146,7 @@ def analog_mvm(
     gain: float = 1.0,
     observer: ObserverFn | None = None,
     linear_currents: bool = False,
-    block: int = 1 << 25,
+    block: int = DEFAULT_BLOCK,
 ) -> torch.Tensor:
     """The digital output [C, B, N] of the analog MVM of integer inputs ``x_int`` [B, K].
 
@@ -435,7 +438,7 @@ def linear_conv2d(
     gain: float = 1.0,
     observer: ObserverFn | None = None,
     chunks: list[tuple[int, int]] | None = None,
-    block: int = 1 << 25,
+    block: int = DEFAULT_BLOCK,
 ) -> torch.Tensor:
     """:func:`analog_mvm` with linear currents of every im2col vector of a convolution: [C, B, N, Ho, Wo].
 

@@ -52,6 +52,7 @@ from aimc.adc import ADCRange
 from aimc.inputs import input_max, quantize_inputs, slice_count
 from aimc.mapping import SliceLayout, quantize_weights
 from aimc.pipeline import (
+    DEFAULT_BLOCK,
     analog_mvm,
     conv_partition_channels,
     linear_conv2d,
@@ -366,7 +367,7 @@ class AnalogConv2d(_AnalogBase):
         """The vector ranges of the im2col path's ``analog_mvm`` blocks, in its order (image-major vectors)."""
         per_image = self._images_per_unfold(positions)
         step = self._matmul_step()
-        inner = linear_vector_step(self.programmed, self.scheme, self.signed_inputs, 1 << 25)  # analog_mvm default
+        inner = linear_vector_step(self.programmed, self.scheme, self.signed_inputs, DEFAULT_BLOCK)
         chunks = []
         for i0 in range(0, images, per_image):
             base, count = i0 * positions, min(per_image, images - i0) * positions
