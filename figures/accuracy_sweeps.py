@@ -38,6 +38,9 @@ SWEEPS = {
 """experiment -> (label token of the x value, scale to the axis unit, axis scale, x label, panel title)."""
 UNSLICED_REFERENCE = {"cell-si-slices": "cell-si-mapping", "cell-sp-slices": "cell-sp-mapping"}
 DESIGNS = "designs"
+CLIPPING = "clipping"
+"""The clipping panel: ``cell-si-mapping`` (clipped to [g_min, Gmax]) against ``cell-si-noclip``."""
+CLIPPED, UNCLIPPED = "cell-si-mapping", "cell-si-noclip"
 
 
 def _models() -> list[Path]:
@@ -251,6 +254,62 @@ def _designs_panel(ax, rows: list[dict]) -> None:
                 linespacing=1.4)
 
 
+def clipping_pairs(tables: dict[str, list[dict]]) -> tuple[str, list[tuple[str, dict[tuple[str, str], dict]]]]:
+    """Points run both clipped and unclipped on one test-set size (the size with the most such points).
+
+    Returns (images, [(alpha label, {(mapping, "clipped"|"unclipped"): row})]), only alphas where both
+    mappings ran both ways, each row the run with the most chips.
+    """
+    clipped, unclipped = _done(tables.get(CLIPPED, [])), _done(tables.get(UNCLIPPED, []))
+    sizes = {r["images"] for r in clipped} & {r["images"] for r in unclipped}
+    best_size, best = "", []
+    for size in sorted(sizes, key=lambda n: -int(n)):
+        by = {"clipped": _best([r for r in clipped if r["images"] == size]),
+              "unclipped": _best([r for r in unclipped if r["images"] == size])}
+        groups = []
+        alphas = sorted({_split(point, "alpha")[1] for point, _ in by["clipped"]})
+        for alpha in alphas:
+            cells = {}
+            for kind, rows in by.items():
+                for (point, _), row in rows.items():
+                    mapping, value = _split(point, "alpha")
+                    if value == alpha:
+                        cells[(mapping, kind)] = row
+            if {m for m, _ in cells} >= {"differential", "offset"} and len(cells) == 4:
+                groups.append((f"alpha = {100 * alpha:g} %", cells))
+        if len(groups) > len(best):
+            best_size, best = size, groups
+    return best_size, best
+
+
+def _clipping_panel(ax, tables: dict[str, list[dict]]) -> None:
+    images, groups = clipping_pairs(tables)
+    bars = (("differential", "clipped", "C0", ""), ("differential", "unclipped", "C0", "//"),
+            ("offset", "clipped", "C1", ""), ("offset", "unclipped", "C1", "//"))
+    chips = set()
+    for offset, (mapping, kind, color, hatch) in enumerate(bars):
+        x = [i + (offset - 1.5) * 0.2 for i in range(len(groups))]
+        rows = [cells[(mapping, kind)] for _, cells in groups]
+        means = [100 * _base.number(r, "accuracy_mean") for r in rows]
+        stds = [100 * _base.number(r, "accuracy_std") for r in rows]
+        chips |= {r["chips"] for r in rows}
+        ax.bar(x, means, 0.19, yerr=stds, capsize=3, color=color, hatch=hatch, edgecolor="k", lw=0.5,
+               label=f"{mapping}, {kind}")
+        for xi, m, sd in zip(x, means, stds):
+            ax.text(xi, m + sd + 0.5, f"{m:.1f}", ha="center", va="bottom", fontsize=7.5)
+    baseline = _baseline([r for _, cells in groups for r in cells.values()])
+    if baseline is not None:
+        ax.axhline(baseline, color="k", ls=":", lw=1, label=f"8-bit digital ({baseline:.1f} %)")
+    ax.set_xticks(range(len(groups)), labels=[g[0] for g in groups])
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    ax.set_title(f"clipping at g_min: state-independent error, {_images(images)} test images\n"
+                 f"clipped ({CLIPPED}) vs unclipped ({UNCLIPPED}); std over {'/'.join(sorted(chips))} chips",
+                 fontsize=10)
+
+
 def _layout(panels: list[str], tables: dict[str, list[dict]]) -> list[list[str]]:
     """Three panels a row; the designs panel two wide when it has more than three bar groups."""
     cells = []
@@ -273,6 +332,8 @@ def plot(quick: bool = False) -> list[Path]:
     for folder in models:
         tables = {p.stem: _base.read_rows(p) for p in sorted(folder.glob("*.csv"))}
         panels = [e for e in (DESIGNS, *SWEEPS) if tables.get(e) and _latest(tables[e])]
+        if clipping_pairs(tables)[1]:
+            panels.append(CLIPPING)
         if not panels:
             continue
         layout = _layout(panels, tables)
@@ -281,6 +342,8 @@ def plot(quick: bool = False) -> list[Path]:
         for experiment in panels:
             if experiment == DESIGNS:
                 _designs_panel(axes[experiment], tables[experiment])
+            elif experiment == CLIPPING:
+                _clipping_panel(axes[experiment], tables)
             else:
                 _sweep_panel(axes[experiment], experiment, tables)
         fig.suptitle(f"Top-1 accuracy on simulated analog hardware: {folder.name} "

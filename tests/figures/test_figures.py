@@ -328,3 +328,29 @@ def test_cli_json_lists_the_files_written(dirs, capsys):
     assert "0 new CSV rows, drawn in" in capsys.readouterr().out
     assert main(["figures", "error_budget", "--quick", "--plot-only"]) == 0
     assert "error_budget     drawn in" in capsys.readouterr().out
+
+
+def test_accuracy_sweeps_pairs_clipped_and_unclipped_points_on_one_test_set_size(dirs):
+    from aimc.figures import accuracy_sweeps
+
+    folder = _base.RESULTS_DIR / "resnet50-tinyimagenet"
+    base = {"chips": 3, "accuracy_std": 0.02, "baseline_quantized": 0.642}
+    clipped = [("differential alpha=0.02", 500, 0.497), ("offset alpha=0.02", 500, 0.564),
+               ("differential alpha=0.01", 10000, 0.591), ("offset alpha=0.01", 10000, 0.618),
+               ("differential alpha=0.01", 500, 0.60)]  # offset 0.01 missing at 500: no pair there
+    unclipped = [("differential alpha=0.02", 500, 0.605), ("offset alpha=0.02", 500, 0.566),
+                 ("differential alpha=0.01", 500, 0.62)]
+    _write_csv(folder / "cell-si-mapping.csv", [{"point": p, "images": n, "accuracy_mean": m, **base}
+                                                for p, n, m in clipped])
+    _write_csv(folder / "cell-si-noclip.csv", [{"point": p, "images": n, "accuracy_mean": m, **base}
+                                               for p, n, m in unclipped])
+    tables = {p.stem: _base.read_rows(p) for p in folder.glob("*.csv")}
+    images, groups = accuracy_sweeps.clipping_pairs(tables)
+    assert images == "500" and [g[0] for g in groups] == ["alpha = 2 %"]
+    cells = groups[0][1]
+    assert value(cells[("differential", "clipped")], "accuracy_mean") == 0.497
+    assert value(cells[("differential", "unclipped")], "accuracy_mean") == 0.605
+    assert value(cells[("offset", "unclipped")], "accuracy_mean") == 0.566
+    result = run_figure("accuracy_sweeps", quick=True)
+    assert result["skipped"] is None
+    png_written("accuracy_sweeps", suffix="-resnet50-tinyimagenet")
