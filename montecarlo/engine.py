@@ -67,27 +67,23 @@ DEFAULT_BUDGET = 1 << 25
 
 
 @contextlib.contextmanager
-def no_tf32() -> Iterator[None]:
+def _allow_tf32(allowed: bool) -> Iterator[None]:
+    old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = allowed
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+def no_tf32() -> contextlib.AbstractContextManager[None]:
     """Disable TF32 for CUDA matmuls and convolutions inside the block (integer-exact products)."""
-    old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+    return _allow_tf32(False)
 
 
-@contextlib.contextmanager
-def tf32() -> Iterator[None]:
+def tf32() -> contextlib.AbstractContextManager[None]:
     """Allow TF32 for CUDA matmuls and convolutions inside the block (for operands exact in TF32 only)."""
-    old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+    return _allow_tf32(True)
 
 
 def tf32_truncate(w: torch.Tensor) -> torch.Tensor:
