@@ -477,6 +477,21 @@ def _folded_copy(model: nn.Module, dev: torch.device) -> nn.Module:
     return fold_batchnorm(copy.deepcopy(model).eval().to(dev))
 
 
+def _folded_with_batches(
+    model: nn.Module, calibration_data: torch.Tensor | Iterable, device: str | torch.device | None,
+    batch_size: int, check_fold: bool,
+) -> tuple[torch.device, nn.Module, list[torch.Tensor]]:
+    """The device, a BatchNorm-folded copy of ``model`` on it (checked if asked) and the calibration batches."""
+    dev = resolve_device(device) if device is not None else next(model.parameters()).device
+    folded = _folded_copy(model, dev)
+    batches = [b.to(dev) for b in _batches(calibration_data, batch_size)]
+    if not batches:
+        raise ValueError("calibration_data: needs at least one batch")
+    if check_fold:
+        _check_fold(model, folded, batches[0], dev)
+    return dev, folded, batches
+
+
 def _check_fold(original: nn.Module, folded: nn.Module, batch: torch.Tensor, dev: torch.device) -> None:
     with torch.no_grad():
         ref = copy.deepcopy(original).eval().to(dev)(batch)
@@ -516,13 +531,7 @@ def calibrate_inputs(
     It depends on the float model and the calibration data only, not on the scheme, so a sweep computes
     it once and hands it to every ``convert(..., input_ranges=...)``.
     """
-    dev = resolve_device(device) if device is not None else next(model.parameters()).device
-    folded = _folded_copy(model, dev)
-    batches = [b.to(dev) for b in _batches(calibration_data, batch_size)]
-    if not batches:
-        raise ValueError("calibration_data: needs at least one batch")
-    if check_fold:
-        _check_fold(model, folded, batches[0], dev)
+    _, folded, batches = _folded_with_batches(model, calibration_data, device, batch_size, check_fold)
     return _observe_inputs(folded, batches, input_percentile)
 
 
@@ -549,14 +558,7 @@ def convert(
     (skips observing the inputs again; ``input_percentile`` is then the one it was made with). The
     calibration data are still needed for calibrated or optimal ADC ranges.
     """
-    dev = resolve_device(device) if device is not None else next(model.parameters()).device
-    original = model
-    model = _folded_copy(model, dev)
-    batches = [b.to(dev) for b in _batches(calibration_data, batch_size)]
-    if not batches:
-        raise ValueError("calibration_data: needs at least one batch")
-    if check_fold:
-        _check_fold(original, model, batches[0], dev)
+    dev, model, batches = _folded_with_batches(model, calibration_data, device, batch_size, check_fold)
     targets = [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     if input_ranges is None:
         input_ranges = _observe_inputs(model, batches, input_percentile)
