@@ -44,6 +44,16 @@ from aimc.scheme import Scheme
 __all__ = ["main", "output_gain", "weight_gains"]
 
 
+def _gain(y: torch.Tensor, ref: torch.Tensor) -> tuple[float, float]:
+    """Least-squares gain of ``y`` on ``ref``, <y, ref> / <ref, ref>, and the residual ||y - g ref|| / ||g ref||."""
+    y, ref = y.to(torch.float64), ref.to(torch.float64)
+    norm = float((ref * ref).sum())
+    if norm == 0:
+        return float("nan"), float("nan")
+    gain = float((y * ref).sum()) / norm
+    return gain, float((y - gain * ref).norm() / (abs(gain) * ref.norm()))
+
+
 def weight_gains(analog: nn.Module, predict: bool = False) -> list[dict]:
     """Per analog layer: name, gain and residual of the programmed effective weights on the intended ones.
 
@@ -58,11 +68,7 @@ def weight_gains(analog: nn.Module, predict: bool = False) -> list[dict]:
                 f"{layer.name}: weight gain needs input-linear layers (no ADC, read noise or wire "
                 "resistance): set adc.bits=0, no read noise and parasitics.r=0"
             )
-        w = layer.w_int.to(torch.float64)
-        w_eff = layer.effective_weights().to(torch.float64)
-        norm = float((w * w).sum())
-        gain = float((w_eff * w).sum()) / norm if norm > 0 else float("nan")
-        residual = float((w_eff - gain * w).norm() / (abs(gain) * w.norm())) if norm > 0 else float("nan")
+        gain, residual = _gain(layer.effective_weights(), layer.w_int)
         row = {"layer": layer.name, "gain": gain, "residual": residual}
         if predict:
             row["predicted_gain"] = weight_gain(layer.w_int.cpu(), layer.scheme)
@@ -73,9 +79,8 @@ def weight_gains(analog: nn.Module, predict: bool = False) -> list[dict]:
 @torch.no_grad()
 def output_gain(model: nn.Module, reference: nn.Module, inputs: torch.Tensor) -> dict:
     """Gain and residual of ``model``'s outputs on ``reference``'s, and their top-1 agreement."""
-    y, ref = model(inputs).to(torch.float64), reference(inputs).to(torch.float64)
-    gain = float((y * ref).sum() / (ref * ref).sum())
-    residual = float((y - gain * ref).norm() / (abs(gain) * ref.norm()))
+    y, ref = model(inputs), reference(inputs)
+    gain, residual = _gain(y, ref)
     agree = float((y.argmax(1) == ref.argmax(1)).to(torch.float64).mean())
     return {"output_gain": gain, "output_residual": residual, "top1_agreement": agree}
 
