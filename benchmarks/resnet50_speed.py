@@ -29,7 +29,7 @@ import json
 import time
 
 import torch
-from aimc.montecarlo.layers import reprogram
+from aimc.montecarlo.layers import analog_layers, reprogram
 from aimc.validation.accuracy import _correct, chip_seed, convert_network, float_accuracy, load_network
 from aimc.validation.experiments import EXPERIMENTS
 from torch import nn
@@ -103,7 +103,25 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(net, name: str, images: int, total: int, batch_size: int, budget: int | None) -> dict:
+def profile(analog: nn.Module, net, batch_size: int, name: str, path: str) -> None:
+    """Append the operators that take the most device (or CPU) time in a pass over ``net``'s first 2,000 images."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    net = type(net)(**{**net.__dict__, "images": net.images[:2000], "labels": net.labels[:2000]})
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if net.device.type == "cuda" else [])
+    with torch_profile(activities=activities) as prof:
+        _correct(analog, net, batch_size, None)
+        _sync(net.device)
+    key = "self_cuda_time_total" if net.device.type == "cuda" else "self_cpu_time_total"
+    with open(path, "a") as handle:
+        handle.write(f"## {name}: {len(net.labels)} images, batch {batch_size}\n")
+        handle.write(prof.key_averages().table(sort_by=key, row_limit=30) + "\n")
+
+
+def measure(
+    net, name: str, images: int, total: int, batch_size: int, budget: int | None, profile_out: str | None = None
+) -> dict:
     scheme, mode = scheme_of(name)
     dev = net.device
     _sync(dev)
@@ -118,12 +136,23 @@ def measure(net, name: str, images: int, total: int, batch_size: int, budget: in
         batch_size,
         None,
     )  # warm-up
+    _sync(dev)
+    t0 = time.perf_counter()
     reprogram(analog, chip_seed(0, 1))
     _sync(dev)
+    t_program = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for layer in analog_layers(analog):
+        if layer.input_linear:
+            layer.effective_weights()
+    _sync(dev)
+    t_effective = time.perf_counter() - t0
     t0 = time.perf_counter()
     correct = _correct(analog, sub, batch_size, None)
     _sync(dev)
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0 + t_program + t_effective
+    if profile_out:
+        profile(analog, sub, batch_size, name, profile_out)
     macs = network_macs(net.model, net.images[:1].float().to(dev))
     per_s = images / seconds
     factor = cell_factor(scheme)
@@ -135,6 +164,8 @@ def measure(net, name: str, images: int, total: int, batch_size: int, budget: in
         f"seconds_per_{total}_images": round(total / per_s, 2),
         "extrapolated": images < total,
         "convert_seconds": round(t_convert, 2),
+        "program_seconds": round(t_program, 3),
+        "effective_weights_seconds": round(t_effective, 3),
         "top1_on_timed_images": correct / images,
         "network_macs_per_image": macs,
         "network_macs_per_s": macs * per_s,
@@ -157,6 +188,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=None, help="analog-layer chunk budget in elements")
     parser.add_argument("--calibration", default=None)
     parser.add_argument("--json-out", default=None)
+    parser.add_argument("--profile-out", default=None,
+                        help="append torch.profiler tables (one extra pass per configuration) to this file")
     args = parser.parse_args()
     t0 = time.perf_counter()
     net = load_network(args.model, device=args.device, calibration=args.calibration)
@@ -170,7 +203,7 @@ def main() -> None:
     for spec in args.configs:
         name, _, count = spec.partition("@")
         n = min(int(count), images) if count else images
-        result = measure(net, name, n, images, args.batch_size, args.budget)
+        result = measure(net, name, n, images, args.batch_size, args.budget, args.profile_out)
         result["device"] = torch.cuda.get_device_name(net.device) if net.device.type == "cuda" else "cpu"
         result["model"] = args.model
         results.append(result)
