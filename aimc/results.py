@@ -3,18 +3,46 @@
 A results table is rewritten whole through a temporary file in its own folder, flushed to disk, then moved
 over the old one with ``os.replace``: a reader, or a run killed at any moment, sees the old file or the new
 one, never a partial file. Sweeps write after every finished point, so an interruption loses at most the
-point in progress.
+point in progress. Processes that add rows to the same table concurrently (several sweeps sharing a GPU)
+take :func:`folder_lock` around their read-modify-write, so no row is lost to a race.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["read_csv", "write_csv_atomic"]
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: one writer per table
+    fcntl = None
+
+__all__ = ["folder_lock", "read_csv", "write_csv_atomic"]
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """An exclusive advisory lock on ``folder`` (created if missing), held for the ``with`` block.
+
+    The lock is taken on the folder itself (``flock``), so no lock file is left beside the results. Every
+    writer of a table in the folder must take it; readers need not (the write is atomic). Without
+    ``fcntl`` (not POSIX) this is a no-op.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:

@@ -52,7 +52,7 @@ from aimc.montecarlo.layers import analog_layers, calibrate_inputs, convert, rep
 from torch import nn
 from tqdm import tqdm
 
-from aimc.results import read_csv, write_csv_atomic
+from aimc.results import folder_lock, read_csv, write_csv_atomic
 from aimc.scheme import Scheme
 
 from .data import (
@@ -124,9 +124,10 @@ class ResultsCSV:
 
     def add(self, row: dict) -> None:
         """Insert ``row`` (replacing a stored row with the same key) and write the file atomically."""
-        rows = [r for r in self.rows() if self._key(r) != self._key(row)]
-        rows.append({k: _cell(v) for k, v in row.items()})
-        write_csv_atomic(self.path, rows)
+        with folder_lock(self.path.parent):  # another process may be adding to the same file
+            rows = [r for r in self.rows() if self._key(r) != self._key(row)]
+            rows.append({k: _cell(v) for k, v in row.items()})
+            write_csv_atomic(self.path, rows)
 
 
 def _cell(value: object) -> str:
@@ -342,7 +343,11 @@ def _correct(model: nn.Module, net: Network, batch_size: int, bar: tqdm | None) 
     correct = 0
     for start in range(0, len(net.labels), batch_size):
         batch = normalise(net.images[start : start + batch_size].to(net.device), net.mean, net.std)
-        predictions = model(batch).argmax(dim=1).cpu()
+        logits = model(batch)
+        finite = torch.isfinite(logits).all()
+        predictions = logits.argmax(dim=1).cpu()  # the device sync of this batch; `finite` is ready with it
+        if not bool(finite):  # any NaN/inf inside the network reaches the logits (the layers skip the check)
+            raise RuntimeError(f"network output is not finite for test images {start}..{start + len(batch) - 1}")
         correct += int((predictions == net.labels[start : start + batch_size]).sum())
         if bar is not None:
             bar.update(len(predictions))
@@ -386,6 +391,7 @@ def convert_network(
         )
     for layer in analog_layers(analog):
         layer.budget = budget or _budget(net.device)
+        layer.check_finite = False  # _correct checks the logits instead: one check per batch, not per layer
     return analog
 
 
