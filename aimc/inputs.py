@@ -18,6 +18,7 @@ __all__ = [
     "input_slices",
     "magnitude_bits",
     "quantize_inputs",
+    "saturate_inputs",
     "slice_count",
     "slice_significance",
 ]
@@ -70,6 +71,29 @@ def quantize_inputs(
     scale = full_scale / top
     x_int = torch.clamp(torch.round(x / scale), -top if signed else 0, top).to(dtype)
     return x_int, scale
+
+
+def saturate_inputs(
+    x: torch.Tensor,
+    bits: int,
+    signed: bool,
+    full_scale: float,
+    dtype: torch.dtype = torch.int64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The analog layer's quantiser: the codes of ``quantize_inputs(x.clamp(lo, full_scale), ...)``.
+
+    ``lo`` is 0 for unsigned inputs (a DAC applies no negative voltage) and ``-full_scale`` for signed
+    ones. Same codes, bit for bit (clamping in code space after the division equals clamping before it,
+    since ``full_scale / scale`` rounds to the largest code), in three elementwise passes instead of six
+    and without a device sync: no checks on ``x`` (a NaN stays NaN, so callers that need the check make
+    it on the layer's output or the network's; see ``check_finite`` of the Monte Carlo layers).
+    """
+    if not full_scale > 0:
+        raise ValueError(f"inputs: the full-scale value must be > 0, got {full_scale}")
+    top = input_max(bits, signed)
+    scale = torch.as_tensor(full_scale, dtype=x.dtype, device=x.device) / top
+    codes = torch.div(x, scale).clamp_(-top if signed else 0, top).round_()
+    return codes.to(dtype), scale
 
 
 def input_slices(x_int: torch.Tensor, bits: int, slice_bits: int, signed: bool) -> torch.Tensor:

@@ -49,7 +49,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from aimc.adc import ADCRange
-from aimc.inputs import input_max, quantize_inputs, slice_count
+from aimc.inputs import input_max, saturate_inputs, slice_count
 from aimc.mapping import SliceLayout, quantize_weights
 from aimc.pipeline import (
     DEFAULT_BLOCK,
@@ -116,6 +116,10 @@ class _AnalogBase(nn.Module):
         self.stats: dict = {}
         self._effective: torch.Tensor | None = None
         self._effective_split: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.check_finite = True
+        """Refuse NaN/inf inputs (one reduction and device sync per call). The accuracy runs turn it off and
+        check the network's logits, where a NaN ends up; layers that compute with integer codes (the ADC
+        paths) check regardless."""
         self.linear_fast_path = True
         """Use the effective-weight product when the layer is input-linear (False: always the general path)."""
 
@@ -192,11 +196,13 @@ class _AnalogBase(nn.Module):
 
     # -- the analog product ----------------------------------------------------------------------------------
     def _quantize(self, x: torch.Tensor, dtype: torch.dtype = torch.int64) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.signed_inputs:
-            x = x.clamp(min=0.0)
-        fs = self.input_full_scale
-        x = x.clamp(-fs, fs)
-        return quantize_inputs(x, self.scheme.inputs.bits, self.signed_inputs, fs, dtype)
+        """Input codes (the DAC saturates at the calibrated full scale; unsigned inputs at 0 from below)."""
+        # Float codes carry a NaN on to the logits; integer codes would turn it into a number silently, so
+        # those are always checked.
+        check = self.check_finite or not dtype.is_floating_point
+        if check and x.numel() and not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{self.name or 'analog layer'}: inputs must be finite (found NaN or inf)")
+        return saturate_inputs(x, self.scheme.inputs.bits, self.signed_inputs, self.input_full_scale, dtype)
 
     def _effective_product(self, op, x_codes: torch.Tensor) -> torch.Tensor:
         """``op(x_codes, W_eff)`` at float32 accuracy; on CUDA as two TF32 tensor-core products.
@@ -216,7 +222,7 @@ class _AnalogBase(nn.Module):
             self._effective_split = (hi, w - hi)
         hi, lo = self._effective_split
         with tf32():
-            return op(x_codes, hi) + op(x_codes, lo)
+            return op(x_codes, hi).add_(op(x_codes, lo))
 
     def _observer(self, k: int, signal: torch.Tensor) -> None:
         if self.profile is not None:
@@ -254,9 +260,9 @@ class _AnalogBase(nn.Module):
             raise RuntimeError(f"{self.name or 'analog layer'}: not programmed; call reprogram(model, seed)")
         if self.input_linear:
             x_codes, x_scale = self._quantize(x2d, self.dtype)
-            y = self._effective_product(lambda x, w: x @ w.T, x_codes)
-            y = y.to(torch.float32) * (x_scale.float() * self.w_scale)
-            return y if self.bias is None else y + self.bias
+            y = self._effective_product(lambda x, w: x @ w.T, x_codes).to(torch.float32)
+            y.mul_(x_scale.float() * self.w_scale)  # in place: y is this call's own temporary
+            return y if self.bias is None else y.add_(self.bias)
         n = self.w_int.shape[0]
         step = self._matmul_step()
         observer = self._observer if (self.profile is not None or self.record_stats) else None
@@ -402,9 +408,9 @@ class AnalogConv2d(_AnalogBase):
         shape = (self.out_channels, -1, *self.kernel_size)
         y = self._effective_product(
             lambda x, w: F.conv2d(x, w.reshape(shape), None, self.stride, self.padding, self.dilation), x_codes
-        )
-        y = y.to(torch.float32) * (x_scale.float() * self.w_scale).reshape(1, -1, 1, 1)
-        return y if self.bias is None else y + self.bias.reshape(1, -1, 1, 1)
+        ).to(torch.float32)
+        y.mul_((x_scale.float() * self.w_scale).reshape(1, -1, 1, 1))  # in place: this call's own temporary
+        return y if self.bias is None else y.add_(self.bias.reshape(1, -1, 1, 1))
 
 
 # -------------------------------------------------------------------------------------------------------------

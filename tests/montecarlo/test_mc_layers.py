@@ -253,3 +253,21 @@ def test_ideal_cells_compute_with_the_integer_weights_exactly(over):
                                                     "device.programming.alpha": 0.01, **over}), data)
     layer = analog_layers(noisy)[0]
     assert not torch.equal(layer.effective_weights(), layer.w_int.to(layer.dtype))
+
+
+@pytest.mark.parametrize("adc_bits", [0, 8])
+def test_layer_refuses_non_finite_inputs_unless_told_the_network_checks(mc, adc_bits):
+    model, data = _model_and_data()
+    analog = convert(model, mc.scheme(adc__bits=adc_bits), data, seed=0)
+    layer = analog_layers(analog)[1]
+    assert layer.input_linear == (adc_bits == 0)
+    bad = torch.rand(2, 8, 8, 8)
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="must be finite"):
+        layer(bad)
+    layer.check_finite = False
+    if layer.input_linear:  # float codes: the NaN propagates to the output, it never becomes a code
+        assert torch.isnan(layer(bad)[0]).any() and torch.isfinite(layer(bad)[1]).all()
+    else:  # integer codes would hide it: checked regardless
+        with pytest.raises(ValueError, match="must be finite"):
+            layer(bad)

@@ -100,6 +100,16 @@ def test_ideal_devices_reproduce_the_quantised_baseline(overrides):
     assert 0.0 <= base["baseline_float"] <= 1.0
 
 
+def test_accuracy_refuses_a_network_whose_logits_are_not_finite():
+    """The analog layers skip their own NaN check in accuracy runs; the logits check must catch it."""
+    net = tiny_network()
+    chips = acc.evaluate_chips(net, Scheme(), 1, 0, batch_size=16, progress=False)
+    assert 0.0 <= chips[0] <= 1.0
+    net.model.fc.bias.data[0] = float("nan")  # becomes the analog network's last bias
+    with pytest.raises(RuntimeError, match="not finite for test images 0..15"):
+        acc.evaluate_chips(net, Scheme(), 1, 0, batch_size=16, progress=False)
+
+
 def test_quantized_scheme_keeps_only_the_quantisation():
     s = Scheme().with_overrides(
         {
