@@ -287,6 +287,30 @@ def _clipping_panel(ax, tables: dict[str, list[dict]]) -> None:
     bars = (("differential", "clipped", "C0", ""), ("differential", "unclipped", "C0", "//"),
             ("offset", "clipped", "C1", ""), ("offset", "unclipped", "C1", "//"))
     chips = set()
+    if len(groups) > 3:  # a sweep: lines over alpha (bars would crowd); clipped solid, unclipped dashed
+        for mapping, kind, color, _ in bars:
+            rows = [cells[(mapping, kind)] for _, cells in groups]
+            alphas = [100 * _split(r["point"], "alpha")[1] for r in rows]
+            chips |= {r["chips"] for r in rows}
+            ax.errorbar(alphas, [100 * _base.number(r, "accuracy_mean") for r in rows],
+                        yerr=[100 * _base.number(r, "accuracy_std") for r in rows], color=color, capsize=3,
+                        marker="o" if kind == "clipped" else "s", ls="-" if kind == "clipped" else "--",
+                        label=f"{mapping}, {kind}")
+        baseline = _baseline([r for _, cells in groups for r in cells.values()])
+        if baseline is not None:
+            ax.axhline(baseline, color="k", ls=":", lw=1, label=f"8-bit digital ({baseline:.1f} %)")
+        ax.set_xscale("log")
+        ticks = sorted({100 * _split(r["point"], "alpha")[1] for _, cells in groups for r in cells.values()})
+        ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("state-independent alpha (% of Gmax)")
+        ax.set_ylabel("top-1 accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+        ax.set_title(f"clipping at g_min: state-independent error, {_images(images)} test images\n"
+                     f"clipped ({CLIPPED}) vs unclipped ({UNCLIPPED}); std over {'/'.join(sorted(chips))} chips",
+                     fontsize=10)
+        return
     for offset, (mapping, kind, color, hatch) in enumerate(bars):
         x = [i + (offset - 1.5) * 0.2 for i in range(len(groups))]
         rows = [cells[(mapping, kind)] for _, cells in groups]
