@@ -55,12 +55,15 @@ def _gain(y: torch.Tensor, ref: torch.Tensor) -> tuple[float, float]:
 
 
 def weight_gains(analog: nn.Module, predict: bool = False) -> list[dict]:
-    """Per analog layer: name, gain and residual of the programmed effective weights on the intended ones.
+    """Per analog layer: name, gain and residual of the programmed effective weights on the intended ones,
+    and their ``bias``, the mean of W_eff - W over all weights (integer-weight units: a shift every weight
+    shares, which a gain cannot express; e.g. offset mapping with clipped cells in its slices).
 
-    ``predict``: also the closed-form gain of the mean chip (``predicted_gain``, :func:`aimc.theory.weight_gain`).
+    ``predict``: also the closed-form values of the mean chip (``predicted_gain``,
+    :func:`aimc.theory.weight_gain`; ``predicted_bias``, from :func:`aimc.theory.expected_weight_error`).
     """
     if predict:
-        from aimc.theory import weight_gain
+        from aimc.theory import expected_weight_error, weight_gain
     rows = []
     for layer in analog_layers(analog):
         if not layer.input_linear:
@@ -68,10 +71,13 @@ def weight_gains(analog: nn.Module, predict: bool = False) -> list[dict]:
                 f"{layer.name}: weight gain needs input-linear layers (no ADC, read noise or wire "
                 "resistance): set adc.bits=0, no read noise and parasitics.r=0"
             )
-        gain, residual = _gain(layer.effective_weights(), layer.w_int)
-        row = {"layer": layer.name, "gain": gain, "residual": residual}
+        w_eff = layer.effective_weights()
+        gain, residual = _gain(w_eff, layer.w_int)
+        bias = float((w_eff.to(torch.float64) - layer.w_int.to(torch.float64)).mean())
+        row = {"layer": layer.name, "gain": gain, "residual": residual, "bias": bias}
         if predict:
             row["predicted_gain"] = weight_gain(layer.w_int.cpu(), layer.scheme)
+            row["predicted_bias"] = float(expected_weight_error(layer.w_int.cpu(), layer.scheme).mean())
         rows.append(row)
     return rows
 
@@ -132,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                 "predicted_weight_gain_mean": float(np.mean([r["predicted_gain"] for r in layers])),
                 "predicted_weight_gain_min": float(np.min([r["predicted_gain"] for r in layers])),
                 "weight_residual_mean": float(np.mean([r["residual"] for r in layers])),
+                "weight_bias_mean": float(np.mean([r["bias"] for r in layers])),
+                "predicted_weight_bias_mean": float(np.mean([r["predicted_bias"] for r in layers])),
                 **output_gain(analog, reference, inputs),
                 "images": int(inputs.shape[0]),
             }

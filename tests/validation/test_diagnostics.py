@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from aimc.montecarlo.layers import convert
+from aimc.montecarlo.layers import analog_layers, convert
 from aimc.validation.diagnostics import _variations, output_gain, weight_gains
 from torch import nn
 
@@ -66,3 +66,27 @@ def test_refuses_layers_with_an_adc_and_bad_vary():
     assert _variations(["a=1,2", "b=x"]) == [{"a": "1", "b": "x"}, {"a": "2", "b": "x"}]
     with pytest.raises(ValueError, match="--vary"):
         _variations(["nonsense"])
+
+
+def test_offset_bit_slices_under_proportional_error_shift_every_weight():
+    """1-bit offset slices put every set bit at Gmax, where a clipped state-proportional error is only
+    negative (mean -0.4 alpha Gmax per set bit): each weight's u = w + 128 shrinks, a shift of about
+    -0.4 alpha (popcount-weighted) levels that no gain expresses. Unsliced offset cells sit mid-range and
+    are rarely clipped. The measured mean shift must match the closed form and be clearly negative."""
+    model, data = _model()
+    biases = {}
+    for slices in (1, 8):
+        s = Scheme().with_overrides({
+            "adc.bits": 0, "device.on_off": "inf", "mapping.kind": "offset", "mapping.offset": "digital",
+            "weights.slices": slices, "device.programming.model": "state_proportional",
+            "device.programming.alpha": 0.1})
+        analog = convert(model, s, data, seed=0)
+        rows = weight_gains(analog, predict=True)
+        for r, layer in zip(rows, analog_layers(analog)):
+            # one chip vs the mean chip: within 4 standard errors of the mean of the chip's weight errors
+            err = (layer.effective_weights() - layer.w_int).double()
+            tolerance = 4 * float(err.std()) / err.numel() ** 0.5
+            assert abs(r["bias"] - r["predicted_bias"]) < tolerance, (slices, r, tolerance)
+        biases[slices] = [r["predicted_bias"] for r in rows]
+    assert all(b < -3.0 for b in biases[8]), biases  # about -0.4 * 0.1 * 128 = -5 levels
+    assert all(abs(b) < 0.5 for b in biases[1]), biases
