@@ -22,6 +22,7 @@ All ADCs of one weight slice share one range (partitions and input slices includ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -482,6 +483,12 @@ def linear_conv2d(
     ho = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     wo = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     positions = ho * wo
+    if observer is None and chunks is None and _fused_conversion(ranges, t_sig_values(scheme, signed_inputs)):
+        return _fused_linear_conv2d(
+            x_int, scheme, weight, where, at, totals, (chips, n_out, parts, cpp, t, ho, wo),
+            stride=stride, padding=padding, dilation=dilation, signed_inputs=signed_inputs,
+            ranges=ranges, gain=gain, block=block,
+        )
     if chunks is None:
         step = max(1, block // max(1, t * positions * parts * per_group))
         chunks = [(i0 * positions, min(b, i0 + step) * positions) for i0 in range(0, b, step)]
@@ -514,3 +521,115 @@ def linear_conv2d(
             negative="negative" in where, unit="unit" in where,
         )
     return out.reshape(chips, b, positions, n_out).permute(0, 1, 3, 2).reshape(chips, b, n_out, ho, wo)
+
+
+def t_sig_values(scheme: Scheme, signed_inputs: bool) -> list[float]:
+    """The significances 2^(s t) of the input slices as read with linear currents (1 for a whole input)."""
+    i = scheme.inputs
+    if i.accumulation == "analog" or i.slice_bits == 0:
+        return [1.0]
+    return [float(v) for v in slice_significance(i.bits, i.slice_bits, signed_inputs)]
+
+
+def _fused_conversion(ranges: list[ADCRange] | None, t_sig: list[float]) -> bool:
+    """Whether :func:`_fused_linear_conv2d` gives the conversions of :func:`digitize_partitions` bit for bit:
+    ADC ranges of one signedness (one clip level count) and input slice significances +-2^j (scaling by
+    them commutes with float rounding, so they can be folded into the ADC levels)."""
+    if ranges is None or len({r.signed for r in ranges}) != 1:
+        return False
+    return all(v != 0 and math.frexp(abs(v))[0] == 0.5 for v in t_sig)
+
+
+def _fused_linear_conv2d(
+    x_int: torch.Tensor,
+    scheme: Scheme,
+    weight: torch.Tensor,
+    where: dict[str, tuple[int, int]],
+    at: int,
+    totals: bool,
+    sizes: tuple[int, ...],
+    *,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    signed_inputs: bool,
+    ranges: list[ADCRange],
+    gain: float,
+    block: int,
+) -> torch.Tensor:
+    """:func:`linear_conv2d` without an observer: every conversion of every weight slice, array and input
+    slice in one set of in-place tensor ops on the grouped convolution's output [T, b, P, M, L].
+
+    The same float operations as :func:`digitize_partitions` per element (so the same ADC codes and, on
+    the CPU, the same outputs bit for bit): (s gain - low) / delta (times the float reciprocal of delta
+    on CUDA, as torch does there for a scalar divisor), rounded, clipped, times delta plus low, times the
+    input slice significance 2^j (folded into delta and low: exact); then the sums over input slices,
+    partitions and weight slices in the same order. Channel m of M has the range of its weight slice.
+    """
+    chips, n_out, parts, cpp, t, ho, wo = sizes
+    dtype, device = weight.dtype, x_int.device
+    b, c_in, h, w = x_int.shape
+    layout = SliceLayout.from_scheme(scheme)
+    slices, positions = layout.slices, ho * wo
+    signed = ranges[0].signed
+    levels = (1 << (scheme.adc.bits - 1)) - 1 if signed else (1 << scheme.adc.bits) - 1
+    shape = (1, 1, 1, at, 1)
+    lows = torch.tensor([r.low for r in ranges], dtype=dtype, device=device)
+    deltas = torch.tensor([adc_mod.step(scheme.adc.bits, r) for r in ranges], dtype=dtype, device=device)
+    sizes_m = [size for _, size in sorted(where.values())]
+    low_m = torch.cat([lows.repeat_interleave(size) for size in sizes_m]).reshape(shape)
+    delta_m = torch.cat([deltas.repeat_interleave(size) for size in sizes_m]).reshape(shape)
+    divide_by = delta_m if device.type == "cpu" else None
+    multiply_by = None if divide_by is not None else 1.0 / delta_m
+    t_sig = torch.tensor(t_sig_values(scheme, signed_inputs), dtype=dtype, device=device)
+    sig = t_sig.reshape(-1, 1, 1, 1, 1)
+    level_m, offset_m = sig * delta_m, sig * low_m  # [T, 1, 1, M, 1]: exact (t_sig = +-2^j)
+    coef = torch.tensor(
+        [layout.significance[k] * layout.digit_weight * layout.current_to_digits(k) for k in range(slices)],
+        dtype=dtype, device=device,
+    ).reshape(1, slices, 1, 1, 1)
+    index = None
+    if "unit" in where:
+        index = torch.cat(
+            [torch.full((q - p,), gi, device=device) for gi, (p, q) in enumerate(column_groups(n_out, scheme.array.columns))]
+        )
+    per_group = weight.shape[0] // parts
+    step = max(1, block // max(1, t * positions * parts * per_group))
+    out = torch.empty(b, chips, n_out, positions, dtype=dtype, device=device)
+    for i0 in range(0, b, step):
+        i1 = min(b, i0 + step)
+        xb, _ = linear_input_slices(x_int[i0:i1], scheme, signed_inputs, dtype)  # [T, b, C_in, H, W]
+        xb = torch.nn.functional.pad(xb, (0, 0, 0, 0, 0, parts * cpp - c_in))
+        xb = xb.reshape(t * (i1 - i0), parts * cpp, h, w)
+        currents = torch.nn.functional.conv2d(xb, weight, None, stride, padding, dilation, parts)
+        currents = currents.reshape(t, i1 - i0, parts, per_group, positions)
+        s = currents[:, :, :, :at]  # converted in place (the convolution's own output)
+        if gain != 1.0:
+            s.mul_(gain)
+        if not signed:
+            s.sub_(low_m)
+        s = s.div_(divide_by) if divide_by is not None else s.mul_(multiply_by)
+        s.round_().clamp_(-levels if signed else 0, levels).mul_(level_m)
+        if not signed:
+            s.add_(offset_m)
+        q_all = s.sum(0)  # [b, P, M, L]: accumulated over input slices
+
+        def array(name: str, q_all: torch.Tensor = q_all) -> torch.Tensor:
+            start, size = where[name]
+            return q_all[:, :, start : start + slices * size].unflatten(2, (slices, chips, -1))  # [b, P, S, C, N, L]
+
+        q = array("signal")
+        x_total = None
+        if totals:
+            x_total = (t_sig.reshape(-1, 1, 1, 1) * currents[:, :, :, at]).sum(0)  # [b, P, L]
+        if "negative" in where:
+            q = q - array("negative")
+        elif index is not None:
+            q = q - array("unit").index_select(4, index)
+        elif layout.kind == "offset":
+            q = q - (layout.g_min * x_total).reshape(i1 - i0, parts, 1, 1, 1, positions)
+        y = (q.sum(1) * coef).sum(1)  # [b, C, N, L]
+        if layout.kind == "offset" and scheme.mapping.offset == "digital":
+            y = y - (layout.m * x_total.sum(1)).reshape(i1 - i0, 1, 1, positions)
+        out[i0:i1] = y
+    return out.permute(1, 0, 2, 3).reshape(chips, b, n_out, ho, wo)

@@ -1,0 +1,99 @@
+"""The fused conversion of :func:`aimc.pipeline.linear_conv2d` (no observer) equals the per-slice
+digitisation of :func:`aimc.pipeline.digitize_partitions` in float64 (design E and variants): the same ADC
+codes (one code off would move an output by a whole ADC level), the digital sums up to the order in which
+torch reduces them (a few ulp; torch's own order for a size-8 reduction depends on the tensor's shape)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aimc.adc import ADCRange
+from aimc.mapping import SliceLayout
+from aimc.pipeline import Programmed, linear_conv2d, program_ideal, structural_range
+from aimc.presets import get_preset
+from aimc.scheme import Scheme
+
+# (scheme overrides on design E, conv geometry: in, out, kernel, stride, padding, dilation; signed inputs)
+CASES = {
+    "design-e": ({}, (16, 12, 3, 1, 1, 1), False),
+    "design-e-many-partitions-strided": ({"array.rows": 18, "array.columns": 5}, (40, 7, 3, 2, 1, 1), False),
+    "design-e-1x1-signed-inputs": ({}, (150, 9, 1, 1, 0, 1), True),
+    "differential-digital-sub-digital-acc": (
+        {"mapping.kind": "differential", "mapping.offset": "digital", "mapping.subtraction": "digital",
+         "weights.slices": 2,
+         "inputs.slice_bits": 2, "inputs.accumulation": "digital"},
+        (12, 6, 3, 1, 1, 1), False,
+    ),
+    "differential-analog-signed-digital-acc": (
+        {"mapping.kind": "differential", "mapping.offset": "digital", "mapping.subtraction": "analog"},
+        (9, 5, 3, 1, 1, 2), True,
+    ),
+    "offset-digital-dilated": ({"mapping.offset": "digital", "array.rows": 27}, (7, 6, 3, 1, 2, 2), False),
+    "two-sided-analog-acc": (
+        {"mapping.kind": "differential_two_sided", "mapping.offset": "digital", "weights.slices": 1,
+         "inputs.accumulation": "analog"},
+        (10, 4, 3, 1, 1, 1), False,
+    ),
+}
+
+
+def _setup(overrides: dict, geometry: tuple, signed: bool, chips: int = 2, seed: int = 0):
+    scheme = get_preset("design-e").with_overrides(overrides)
+    c_in, c_out, k, stride, padding, dilation = geometry
+    gen = torch.Generator().manual_seed(seed)
+    m = (1 << (scheme.weights.bits - 1)) - 1
+    w_int = torch.randint(-m, m + 1, (c_out, c_in * k * k), generator=gen)
+    ideal = program_ideal(w_int, scheme)
+
+    def perturb(g: torch.Tensor | None) -> torch.Tensor | None:
+        if g is None:
+            return None
+        g = g.expand(chips, *g.shape[1:])
+        return g * (1 + 0.03 * torch.randn(g.shape, generator=gen, dtype=g.dtype))
+
+    programmed = Programmed(perturb(ideal.g_pos), perturb(ideal.g_neg), perturb(ideal.g_unit))
+    top = (1 << (scheme.inputs.bits - 1)) - 1 if signed else (1 << scheme.inputs.bits) - 1
+    x_int = torch.randint(-top if signed else 0, top + 1, (3, c_in, 9, 8), generator=gen)
+    fan_in = w_int.shape[1]
+    slices = SliceLayout.from_scheme(scheme).slices
+    ranges = [structural_range(scheme.with_overrides({"adc.range": "max"}), k, fan_in, signed) for k in range(slices)]
+    # narrower ranges (many codes clipped and rounded), an unsigned one starting above zero
+    ranges = [ADCRange(r.low * 0.3, r.high * 0.3) if r.signed else ADCRange(r.high * 0.01, r.high * 0.2)
+              for r in ranges]
+    conv = {"kernel_size": (k, k), "stride": (stride, stride), "padding": (padding, padding),
+            "dilation": (dilation, dilation), "signed_inputs": signed, "ranges": ranges}
+    return scheme, programmed, x_int, conv
+
+
+def _both(scheme: Scheme, programmed: Programmed, x_int: torch.Tensor, conv: dict, gain: float = 1.0):
+    b = x_int.shape[0]
+    fused = linear_conv2d(x_int, programmed, scheme, gain=gain, **conv)
+    ho_wo = fused.shape[-2] * fused.shape[-1]
+    per_slice = linear_conv2d(x_int, programmed, scheme, gain=gain, chunks=[(0, b * ho_wo)], **conv)
+    return fused, per_slice
+
+
+@pytest.mark.parametrize("gain", [1.0, 1.0371])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fused_conversion_equals_per_slice_digitisation(case, gain):
+    scheme, programmed, x_int, conv = _setup(*CASES[case])
+    fused, per_slice = _both(scheme, programmed, x_int, conv, gain)
+    assert fused.dtype == torch.float64 and fused.shape == per_slice.shape
+    torch.testing.assert_close(fused, per_slice, rtol=0, atol=1e-13 * float(per_slice.abs().max()))
+    # the ADC matters (codes clipped and rounded): without it the outputs differ
+    ideal = linear_conv2d(x_int, programmed, scheme, gain=gain, **{**conv, "ranges": None})
+    assert not torch.allclose(ideal, fused, rtol=0, atol=1e-6 * float(fused.abs().max()))
+
+
+def test_fused_conversion_float32_and_image_blocks():
+    """float32 (up to float rounding) and a small block (several image blocks) give the same outputs."""
+    scheme, programmed, x_int, conv = _setup(*CASES["design-e"], chips=1, seed=3)
+    fused = linear_conv2d(x_int, programmed, scheme, **conv)
+    blocked = linear_conv2d(x_int, programmed, scheme, block=1000, **conv)
+    assert torch.equal(blocked, fused)
+    p32 = Programmed(*(None if g is None else g.float() for g in (programmed.g_pos, programmed.g_neg,
+                                                                   programmed.g_unit)))
+    fused32, per_slice32 = _both(scheme, p32, x_int, conv)
+    assert fused32.dtype == torch.float32
+    torch.testing.assert_close(fused32, per_slice32, rtol=0, atol=1e-5 * float(per_slice32.abs().max()))
