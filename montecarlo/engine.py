@@ -186,9 +186,10 @@ class CurrentModel:
             if not self.noisy:  # signed slices: positive and negative bits as two gate-driven reads
                 gt = g.transpose(1, 2)
                 out = g.new_zeros(c, t * b, n)
+                chunk = max(1, self.budget // max(c * n, kp + 1))  # solver state [C, chunk, N], [chunk, Kp]
                 for sgn, part in ((1.0, xf.clamp(min=0.0)), (-1.0, (-xf).clamp(min=0.0))):
                     if bool((part != 0).any()):
-                        out += sgn * solve_gate_bitline(gt, part, self.r)
+                        out += sgn * solve_gate_bitline(gt, part, self.r, chunk=chunk)
                 return out.reshape(c, t, b, n)
             # read noise: fold each read's gate bits into its own noisy array and drive all gates on
             step = max(1, self.budget // max(1, c * t * n * kp))
