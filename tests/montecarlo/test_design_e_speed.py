@@ -97,3 +97,20 @@ def test_fused_conversion_float32_and_image_blocks():
     fused32, per_slice32 = _both(scheme, p32, x_int, conv)
     assert fused32.dtype == torch.float32
     torch.testing.assert_close(fused32, per_slice32, rtol=0, atol=1e-5 * float(per_slice32.abs().max()))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("case", ["design-e", "differential-digital-sub-digital-acc"])
+def test_fused_conversion_on_cuda_equals_per_slice_digitisation(case):
+    """On CUDA the fused path multiplies by 1/delta, as torch does for a scalar divisor there: the codes
+    must still be those of the per-slice digitisation on the same device (an off-by-one code would move an
+    output by a whole ADC level, far beyond the tolerance). float64, where the two paths' currents cannot
+    straddle a code boundary by rounding (float32 convolutions of different batch shapes may)."""
+    dtype = torch.float64
+    scheme, programmed, x_int, conv = _setup(*CASES[case])
+    on = Programmed(*(None if g is None else g.to("cuda", dtype) for g in (programmed.g_pos, programmed.g_neg,
+                                                                            programmed.g_unit)))
+    fused, per_slice = _both(scheme, on, x_int.cuda(), conv)
+    assert fused.is_cuda
+    tol = 1e-13 * float(per_slice.abs().max())
+    torch.testing.assert_close(fused, per_slice, rtol=0, atol=tol)
