@@ -269,7 +269,12 @@ def solve_gate_bitline(
         return _squeeze_chips(torch.cat(parts, dim=1), had_chips)
     currents, voltages = [], []
     for sl in _chunks(x.shape[0], chunk):
-        cur, volt = _bitline_voltages(g3, x[sl], r)
+        xb = x[sl]  # [B, rows]
+
+        def cond(k: int, xb: Tensor = xb) -> Tensor:  # c_k = x[b, k] * g[k, j] -> [chips, B, cols]
+            return xb[None, :, k, None] * g3[:, None, k, :]
+
+        cur, volt = _chain_solve(g3.shape[1], cond, cond, r, True)  # supply at s = 1: src = cond
         currents.append(cur)
         voltages.append(volt)
     current = _squeeze_chips(torch.cat(currents, dim=1), had_chips)
@@ -325,31 +330,6 @@ def _bitline_currents(g_open: Tensor, xb: Tensor, r: float) -> Tensor:
         torch.index_select(g_open, 1, index[q], out=cell)
         y, cell = _add_row(y, cell, r_gap[q - 1], den), y
     return y
-
-
-def _bitline_voltages(g3: Tensor, xb: Tensor, r: float) -> tuple[Tensor, Tensor]:
-    """Currents [chips, B, cols] and every node's voltage [chips, B, rows, cols] (all rows swept).
-
-    Same recurrence as ``_bitline_currents`` with every row a step (gap 1, ``c_k = x_k g_k``).  Going
-    back up from ground: the current down segment k, ``(V_k - V_{k-1}) / r``, is what the network at
-    and above node k draws from the supply, ``Y_k (1 - V_k)``, so ``V_k = (r Y_k + V_{k-1}) / (1 + r Y_k)``
-    with ``V_{-1} = 0`` (the substitution step of the elimination), and ``I = V_0 / r``.
-    """
-    rows = g3.shape[1]
-
-    def cond(k: int) -> Tensor:  # c_k = x[b, k] * g[k, j] -> [chips, B, cols]
-        return xb[None, :, k, None] * g3[:, None, k, :]
-
-    ys = [cond(rows - 1)]
-    den = torch.empty_like(ys[0])
-    for k in range(rows - 2, -1, -1):
-        ys.append(_add_row(ys[-1], cond(k), r, den))
-    ys.reverse()
-    current = ys[0] / (1.0 + r * ys[0])
-    volts = [r * current]
-    for k in range(1, rows):
-        volts.append((r * ys[k] + volts[-1]) / (1.0 + r * ys[k]))
-    return current, torch.stack(volts, dim=-2)
 
 
 # --------------------------------------------------------------------------------------------
