@@ -291,13 +291,10 @@ def linear_input_slices(
     digital accumulation converts every input slice, so each is read.
     """
     i = scheme.inputs
+    t_sig = torch.tensor(t_sig_values(scheme, signed_inputs), dtype=dtype, device=x_int.device)
     if i.accumulation == "analog" or i.slice_bits == 0:
-        return x_int.to(dtype).unsqueeze(0), torch.ones(1, dtype=dtype, device=x_int.device)
-    x_slices = input_slices(x_int, i.bits, i.slice_bits, signed_inputs).to(dtype)
-    t_sig = torch.tensor(
-        slice_significance(i.bits, i.slice_bits, signed_inputs), dtype=dtype, device=x_int.device
-    )
-    return x_slices, t_sig
+        return x_int.to(dtype).unsqueeze(0), t_sig
+    return input_slices(x_int, i.bits, i.slice_bits, signed_inputs).to(dtype), t_sig
 
 
 ReadFn = Callable[[str, int], torch.Tensor]
