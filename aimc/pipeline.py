@@ -337,14 +337,7 @@ def digitize_partitions(
         if negative:
             q = q - convert(read("negative", k), k)
         elif unit:
-            n_out = q.shape[-1]
-            index = torch.cat(
-                [
-                    torch.full((b - a,), gi, device=q.device)
-                    for gi, (a, b) in enumerate(column_groups(n_out, scheme.array.columns))
-                ]
-            )
-            q = q - convert(read("unit", k), k)[..., index]
+            q = q - convert(read("unit", k), k)[..., unit_column_index(q.shape[-1], scheme, q.device)]
         elif layout.kind == "offset":
             q = q - layout.g_min * x_total.unsqueeze(-1)
         term = (layout.significance[k] * layout.digit_weight * layout.current_to_digits(k)) * q.sum(2)
@@ -352,6 +345,12 @@ def digitize_partitions(
     if layout.kind == "offset" and scheme.mapping.offset == "digital":
         y = y - layout.m * x_total.sum(1).reshape(1, -1, 1)
     return y
+
+
+def unit_column_index(n_out: int, scheme: Scheme, device: torch.device) -> torch.Tensor:
+    """For each of ``n_out`` output columns, the index of its group's unit column (``array.columns`` a group)."""
+    return torch.cat([torch.full((b - a,), gi, device=device)
+                      for gi, (a, b) in enumerate(column_groups(n_out, scheme.array.columns))])
 
 
 def linear_vector_step(programmed: Programmed, scheme: Scheme, signed_inputs: bool, block: int) -> int:
@@ -587,9 +586,7 @@ def _fused_linear_conv2d(
     ).reshape(1, slices, 1, 1, 1)
     index = None
     if "unit" in where:
-        index = torch.cat(
-            [torch.full((q - p,), gi, device=device) for gi, (p, q) in enumerate(column_groups(n_out, scheme.array.columns))]
-        )
+        index = unit_column_index(n_out, scheme, device)
     per_group = weight.shape[0] // parts
     step = max(1, block // max(1, t * positions * parts * per_group))
     out = torch.empty(b, chips, n_out, positions, dtype=dtype, device=device)
