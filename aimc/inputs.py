@@ -63,32 +63,26 @@ def quantize_inputs(
             raise ValueError(
                 "inputs: negative values given to an unsigned input quantiser; declare the layer signed"
             )
-    positive = full_scale > 0 if isinstance(full_scale, (int, float)) else bool((full_scale > 0).all())
-    if not positive:
-        raise ValueError("inputs: the full-scale value must be > 0")
-    full_scale = torch.as_tensor(full_scale, dtype=x.dtype, device=x.device)
-    top = input_max(bits, signed)
-    scale = full_scale / top
-    x_int = torch.clamp(torch.round(x / scale), -top if signed else 0, top).to(dtype)
-    return x_int, scale
+    return saturate_inputs(x, bits, signed, full_scale, dtype)
 
 
 def saturate_inputs(
     x: torch.Tensor,
     bits: int,
     signed: bool,
-    full_scale: float,
+    full_scale: float | torch.Tensor,
     dtype: torch.dtype = torch.int64,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The analog layer's quantiser: the codes of ``quantize_inputs(x.clamp(lo, full_scale), ...)``.
+    """The quantiser without checks on ``x`` (the analog layers' DAC): ``(codes, scale)`` with codes
+    ``clamp(round(x / scale), lo, top)``, ``scale = full_scale / top``, ``lo`` = 0 for unsigned inputs (a DAC
+    applies no negative voltage) and ``-top`` for signed ones; so ``x`` beyond the full scale saturates.
 
-    ``lo`` is 0 for unsigned inputs (a DAC applies no negative voltage) and ``-full_scale`` for signed
-    ones. Same codes, bit for bit (clamping in code space after the division equals clamping before it,
-    since ``full_scale / scale`` rounds to the largest code), in three elementwise passes instead of six
-    and without a device sync: no checks on ``x`` (a NaN stays NaN, so callers that need the check make
-    it on the layer's output or the network's; see ``check_finite`` of the Monte Carlo layers).
+    Three elementwise passes (division, clamp, rounding: clamping to integer bounds commutes with rounding)
+    and no device sync. A NaN stays NaN, so callers that need the check make it themselves
+    (:func:`quantize_inputs`, or on the network's output: ``check_finite`` of the Monte Carlo layers).
     """
-    if not full_scale > 0:
+    positive = full_scale > 0 if isinstance(full_scale, (int, float)) else bool((full_scale > 0).all())
+    if not positive:
         raise ValueError(f"inputs: the full-scale value must be > 0, got {full_scale}")
     top = input_max(bits, signed)
     scale = torch.as_tensor(full_scale, dtype=x.dtype, device=x.device) / top

@@ -1,4 +1,5 @@
-"""saturate_inputs (the analog layers' quantiser) gives the codes of quantize_inputs on clamped inputs."""
+"""saturate_inputs (the analog layers' quantiser, and quantize_inputs after its checks) gives the codes of
+clamping the inputs to the DAC's range before quantising them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from aimc.inputs import input_max, quantize_inputs, saturate_inputs
 
 
 def _reference(x: torch.Tensor, bits: int, signed: bool, fs: float) -> torch.Tensor:
-    """The definition: clamp to the DAC's range, then the checked quantiser."""
-    return quantize_inputs(x.clamp(-fs if signed else 0.0, fs), bits, signed, fs, torch.int64)[0]
+    """The definition, in the other order: clamp to the DAC's range, divide, round (then clamp)."""
+    top = input_max(bits, signed)
+    scale = torch.tensor(fs, dtype=x.dtype) / top
+    return torch.clamp(torch.round(x.clamp(-fs if signed else 0.0, fs) / scale), -top if signed else 0, top).long()
 
 
 @pytest.mark.parametrize("signed", [False, True])
@@ -30,6 +33,8 @@ def test_same_codes_as_clamp_then_quantize(bits, signed, fs):
     assert codes.dtype == torch.int64
     assert torch.equal(s, scale)
     assert torch.equal(codes, _reference(x, bits, signed, fs))
+    inside = x.clamp(-fs if signed else 0.0, fs)  # the checked quantiser on in-range inputs: the same
+    assert torch.equal(quantize_inputs(inside, bits, signed, fs)[0], codes)
     assert int(codes.max()) == top and int(codes.min()) == (-top if signed else 0)
 
 
