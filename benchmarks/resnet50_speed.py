@@ -103,12 +103,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _first(net, n: int):
+    """The network with only its first ``n`` test images."""
+    return type(net)(**{**net.__dict__, "images": net.images[:n], "labels": net.labels[:n]})
+
+
 def profile(analog: nn.Module, net, batch_size: int, name: str, path: str) -> None:
     """Append the operators that take the most device (or CPU) time in a pass over ``net``'s first 2,000 images."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    net = type(net)(**{**net.__dict__, "images": net.images[:2000], "labels": net.labels[:2000]})
+    net = _first(net, 2000)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if net.device.type == "cuda" else [])
     with torch_profile(activities=activities) as prof:
         _correct(analog, net, batch_size, None)
@@ -129,10 +134,10 @@ def measure(
     analog = convert_network(net, scheme, 0, budget, read_noise_mode=mode)
     _sync(dev)
     t_convert = time.perf_counter() - t0
-    sub = type(net)(**{**net.__dict__, "images": net.images[:images], "labels": net.labels[:images]})
+    sub = _first(net, images)
     _correct(
         analog,
-        type(net)(**{**sub.__dict__, "images": sub.images[:8], "labels": sub.labels[:8]}),
+        _first(sub, 8),
         batch_size,
         None,
     )  # warm-up
