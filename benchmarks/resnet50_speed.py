@@ -31,6 +31,7 @@ import time
 import torch
 from aimc.montecarlo.layers import analog_layers, reprogram
 from aimc.validation.accuracy import _correct, chip_seed, convert_network, float_accuracy, load_network
+from aimc.validation.data import balanced_subset
 from aimc.validation.experiments import EXPERIMENTS
 from torch import nn
 
@@ -103,9 +104,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _first(net, n: int):
-    """The network with only its first ``n`` test images."""
-    return type(net)(**{**net.__dict__, "images": net.images[:n], "labels": net.labels[:n]})
+def _subset(net, n: int):
+    """The network with a fixed, seeded, class-balanced pick of ``n`` of its test images (the reference
+    test sets are stored class by class, so their first ``n`` images would be one class and the top-1
+    reported beside a timing would say nothing)."""
+    pick = torch.as_tensor(balanced_subset(net.labels.cpu(), n, seed=0), device=net.labels.device)
+    return type(net)(**{**net.__dict__, "images": net.images[pick], "labels": net.labels[pick]})
 
 
 def profile(analog: nn.Module, net, batch_size: int, name: str, path: str) -> None:
@@ -113,7 +117,7 @@ def profile(analog: nn.Module, net, batch_size: int, name: str, path: str) -> No
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    net = _first(net, 2000)
+    net = _subset(net, 2000)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if net.device.type == "cuda" else [])
     with torch_profile(activities=activities) as prof:
         _correct(analog, net, batch_size, None)
@@ -134,10 +138,10 @@ def measure(
     analog = convert_network(net, scheme, 0, budget, read_noise_mode=mode)
     _sync(dev)
     t_convert = time.perf_counter() - t0
-    sub = _first(net, images)
+    sub = _subset(net, images)
     _correct(
         analog,
-        _first(sub, 8),
+        _subset(sub, 8),
         batch_size,
         None,
     )  # warm-up
