@@ -556,11 +556,19 @@ def _fused_linear_conv2d(
     """:func:`linear_conv2d` without an observer: every conversion of every weight slice, array and input
     slice in one set of in-place tensor ops on the grouped convolution's output [T, b, P, M, L].
 
-    The same float operations as :func:`digitize_partitions` per element (so the same ADC codes and, on
-    the CPU, the same outputs bit for bit): (s gain - low) / delta (times the float reciprocal of delta
-    on CUDA, as torch does there for a scalar divisor), rounded, clipped, times delta plus low, times the
-    input slice significance 2^j (folded into delta and low: exact); then the sums over input slices,
-    partitions and weight slices in the same order. Channel m of M has the range of its weight slice.
+    The codes are those of :func:`digitize_partitions`, from the same float operations per element:
+    (s gain - low) / delta (times the float reciprocal of delta on CUDA, as torch does there for a scalar
+    divisor), rounded, clipped. Channel m of M has the range of its weight slice. The digital side then
+    works on the integer codes c instead of the converted values low + c delta, which is the same sum in
+    a different order (equal up to float rounding of the sums, never by a code):
+
+        y = sum_k coef_k delta_k sum_p D_kp + [unsigned, no second array] P sum_k coef_k low_k sum_t 2^j_t
+            - [offset without unit column] (g_min sum_k coef_k + [digital offset] m) sum_p x_total_p
+
+    with D_kp = sum_t 2^j_t c_t of the signal array minus that of the negative array or unit column (whose
+    low cancels: both use slice k's range). Sums of codes times +-2^j are exact integers in the float
+    dtype (below 2^24 in float32), so the big tensor is read once after clipping, and the per-channel
+    scale and offset act on the P-times smaller sums.
     """
     chips, n_out, parts, cpp, t, ho, wo = sizes
     dtype, device = weight.dtype, x_int.device
@@ -577,13 +585,24 @@ def _fused_linear_conv2d(
     delta_m = torch.cat([deltas.repeat_interleave(size) for size in sizes_m]).reshape(shape)
     divide_by = delta_m if device.type == "cpu" else None
     multiply_by = None if divide_by is not None else 1.0 / delta_m
-    t_sig = torch.tensor(t_sig_values(scheme, signed_inputs), dtype=dtype, device=device)
-    sig = t_sig.reshape(-1, 1, 1, 1, 1)
-    level_m, offset_m = sig * delta_m, sig * low_m  # [T, 1, 1, M, 1]: exact (t_sig = +-2^j)
-    coef = torch.tensor(
-        [layout.significance[k] * layout.digit_weight * layout.current_to_digits(k) for k in range(slices)],
-        dtype=dtype, device=device,
-    ).reshape(1, slices, 1, 1, 1)
+    sig_values = t_sig_values(scheme, signed_inputs)
+    t_sig = torch.tensor(sig_values, dtype=dtype, device=device)
+    coef = [layout.significance[k] * layout.digit_weight * layout.current_to_digits(k) for k in range(slices)]
+    # per weight slice: the weight of its code sums, and its constant (partition count P aside)
+    code_weight = torch.tensor([c * adc_mod.step(scheme.adc.bits, r) for c, r in zip(coef, ranges, strict=True)],
+                               dtype=dtype, device=device).reshape(1, slices, 1, 1, 1)
+    second = "negative" in where or "unit" in where
+    constant = 0.0
+    if not signed and not second:
+        constant += parts * sum(sig_values) * sum(
+            c * r.low for c, r in zip(coef, ranges, strict=True))
+    per_x_total = 0.0
+    if layout.kind == "offset" and not second:
+        per_x_total += layout.g_min * sum(coef)
+    if layout.kind == "offset" and scheme.mapping.offset == "digital":
+        per_x_total += layout.m
+    if per_x_total and not totals:
+        raise ValueError("linear_conv2d: the offset terms need the x_total channel")
     index = None
     if "unit" in where:
         index = unit_column_index(n_out, scheme, device)
@@ -603,27 +622,26 @@ def _fused_linear_conv2d(
         if not signed:
             s.sub_(low_m)
         s = s.div_(divide_by) if divide_by is not None else s.mul_(multiply_by)
-        s.round_().clamp_(-levels if signed else 0, levels).mul_(level_m)
-        if not signed:
-            s.add_(offset_m)
-        q_all = s.sum(0)  # [b, P, M, L]: accumulated over input slices
+        s.round_().clamp_(-levels if signed else 0, levels)  # the codes
+        if t == 1:
+            codes = s[0] if sig_values[0] == 1 else s[0] * sig_values[0]  # [b, P, M, L]
+        else:  # sum_t 2^j_t c_t: integers, exact in any summation order (TF32 off, as for the convolution)
+            codes = torch.tensordot(t_sig, s, dims=1)
 
-        def array(name: str, q_all: torch.Tensor = q_all) -> torch.Tensor:
+        def array(name: str, codes: torch.Tensor = codes) -> torch.Tensor:
             start, size = where[name]
-            return q_all[:, :, start : start + slices * size].unflatten(2, (slices, chips, -1))  # [b, P, S, C, N, L]
+            return codes[:, :, start : start + slices * size].unflatten(2, (slices, chips, -1))  # [b, P, S, C, N, L]
 
-        q = array("signal")
-        x_total = None
-        if totals:
-            x_total = (t_sig.reshape(-1, 1, 1, 1) * currents[:, :, :, at]).sum(0)  # [b, P, L]
+        d = array("signal")
         if "negative" in where:
-            q = q - array("negative")
+            d = d - array("negative")
         elif index is not None:
-            q = q - array("unit").index_select(4, index)
-        elif layout.kind == "offset":
-            q = q - (layout.g_min * x_total).reshape(i1 - i0, parts, 1, 1, 1, positions)
-        y = (q.sum(1) * coef).sum(1)  # [b, C, N, L]
-        if layout.kind == "offset" and scheme.mapping.offset == "digital":
-            y = y - (layout.m * x_total.sum(1)).reshape(i1 - i0, 1, 1, positions)
+            d = d - array("unit").index_select(4, index)
+        y = (d.sum(1) * code_weight).sum(1)  # [b, C, N, L]
+        if constant:
+            y += constant
+        if per_x_total:
+            x_total = (t_sig.reshape(-1, 1, 1, 1) * currents[:, :, :, at]).sum(0)  # [b, P, L]
+            y -= (per_x_total * x_total.sum(1)).reshape(i1 - i0, 1, 1, positions)
         out[i0:i1] = y
     return out.permute(1, 0, 2, 3).reshape(chips, b, n_out, ho, wo)

@@ -30,6 +30,19 @@ CASES = {
         (9, 5, 3, 1, 1, 2), True,
     ),
     "offset-digital-dilated": ({"mapping.offset": "digital", "array.rows": 27}, (7, 6, 3, 1, 2, 2), False),
+    # the array-size sweep's sliced points: one conversion per slice (analog accumulation), unsigned
+    # ranges with the digital offset (and a large g_min), signed ranges with analog subtraction
+    "offset-1b-slices-analog-acc-on-off-10": (
+        {"mapping.offset": "digital", "weights.slices": 8, "inputs.accumulation": "analog", "array.rows": 36,
+         "device.on_off": 10},
+        (8, 5, 3, 1, 1, 1), False,
+    ),
+    "differential-1b-slices-analog-acc": (
+        {"mapping.kind": "differential", "mapping.offset": "digital", "mapping.subtraction": "analog",
+         "weights.slices": 7, "inputs.accumulation": "analog", "array.rows": 36},
+        (8, 5, 3, 2, 1, 1), False,
+    ),
+    "unit-column-2b-slices-analog-acc": ({"inputs.accumulation": "analog"}, (16, 6, 3, 1, 1, 1), False),
     "two-sided-analog-acc": (
         {"mapping.kind": "differential_two_sided", "mapping.offset": "digital", "weights.slices": 1,
          "inputs.accumulation": "analog"},
