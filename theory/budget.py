@@ -44,7 +44,7 @@ from aimc.pipeline import signal_is_signed, structural_range
 from aimc.scheme import Scheme
 
 from . import adc as theory_adc
-from .parasitics import gate_bitline_error
+from .parasitics import gate_bitline_error, row_column_error
 from .symbolic import DeviceMoments, decode_coefficients, device_moments
 
 __all__ = ["SOURCES", "Budget", "InputStatistics", "error_budget", "expected_weight_error", "weight_gain"]
@@ -358,9 +358,7 @@ def _given_budget(w_int, x_int, signed, scheme, layout, sets, coef, ranges, grou
     common_bias, common_var = _empty((n_vec, len(groups))), _empty((n_vec, len(groups)))
     digital_acc = i.accumulation == "digital" and xs.shape[0] > 1
     parts = partitions(x_int.shape[1], scheme.array.rows)
-    if scheme.parasitics.r > 0 and scheme.parasitics.topology != "gate_bitline":
-        raise ValueError("parasitics.topology: the closed form covers gate_bitline only (row_column: not derived)")
-    conversions = _conversions(xs, t_sig, sets, parts, digital_acc, scheme.parasitics)
+    conversions = _conversions(xs, t_sig, sets, parts, digital_acc, scheme)
     if ranges is None and scheme.adc.bits > 0:
         ranges = _default_ranges(scheme, layout, conversions, x_int.shape[1], signed)
     for k, slice_sets in enumerate(sets):
@@ -384,12 +382,13 @@ def _given_budget(w_int, x_int, signed, scheme, layout, sets, coef, ranges, grou
     return Budget(scheme, bias, var, ms, groups, common, ranges)
 
 
-def _conversions(xs, t_sig, sets, parts, digital_acc, parasitics) -> list[list[list[dict]]]:
+def _conversions(xs, t_sig, sets, parts, digital_acc, scheme) -> list[list[list[dict]]]:
     """Ideal ADC inputs (and first-order parasitic shifts) per slice, column set and partition.
 
     Each entry holds ``mu`` [C, B, N] for the C conversions of that partition (C = T with digital
     accumulation, else 1), the row range, and ``parasitic`` [C, B, N] in signal units.
     """
+    parasitics = scheme.parasitics
     out = []
     for slice_sets in sets:
         per_set = []
@@ -401,7 +400,11 @@ def _conversions(xs, t_sig, sets, parts, digital_acc, parasitics) -> list[list[l
                 para = np.zeros_like(mu)
                 if parasitics.r > 0:
                     for g_phys, sgn in cs.physical:
-                        para += sgn * gate_bitline_error(g_phys[:, start:stop], x_p, parasitics.r)
+                        g_p = g_phys[:, start:stop]
+                        if parasitics.topology == "gate_bitline":
+                            para += sgn * gate_bitline_error(g_p, x_p, parasitics.r)
+                        else:  # row_column: each group of array.columns outputs is one array
+                            para += sgn * row_column_error(g_p, x_p, parasitics.r, scheme.array.columns)
                 entry = {"rows": (start, stop), "parasitic_total": np.tensordot(t_sig, para, axes=1)}
                 if digital_acc:
                     entry["mu"], entry["parasitic"] = mu, para

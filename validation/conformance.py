@@ -16,8 +16,8 @@ vocabulary declares, so that a new option joins the suite by being registered:
 
 A check case is a scheme (dotted overrides on :data:`BASE`), a small layer and a chip budget; its verdict
 is :func:`aimc.validation.mvm.compare` (3 % where the 95 % interval is tight enough, else inside the
-interval). An option the theory explicitly refuses (:class:`aimc.validation.mvm.Unsupported`, e.g. wire
-resistance with the row/column topology) is reported as unsupported, with the theory's message. A choice that the generator cannot turn into a valid scheme (a new option needing parameters it
+interval). An option the theory explicitly refuses (:class:`aimc.validation.mvm.Unsupported`) is
+reported as unsupported, with the theory's message. A choice that the generator cannot turn into a valid scheme (a new option needing parameters it
 does not know) becomes a case that *fails* with the configuration error, rather than being skipped.
 
 ``check_cases("quick")`` is a cover: the first (cheapest) case of every tag, so that every registered

@@ -30,7 +30,8 @@ measured parameter that places the point in that regime and the theory's own doc
 * ``parasitics``: first order in r, with a stated relative error of 0.40 r N I_max and validity
   ``r N I_max <=`` :data:`aimc.theory.parasitics.VALIDITY_RN_IMAX` (:mod:`aimc.theory.parasitics`); a point is
   marked beyond the validity, or where that error times the parasitic share of the MSE exceeds half the
-  tolerance; derived for the ``gate_bitline`` topology only, and added as a bias
+  tolerance (for the ``row_column`` topology the scale is r (N G_col + M G_row) of
+  :func:`aimc.theory.parasitics.row_column_scale`, with the same constants); added as a bias
   computed on the ideal conductances (:mod:`aimc.theory.budget`): with random device errors the IR drop
   also attenuates the error currents (first order in r), which the budget does not model.
 
@@ -56,7 +57,7 @@ import torch
 from aimc.montecarlo import calibrate_ranges, simulate_mvm
 from aimc.theory import decode_coefficients, error_budget
 from aimc.theory.adc import REGIME_BOUNDARY
-from aimc.theory.parasitics import VALIDITY_RN_IMAX, relative_error_scale
+from aimc.theory.parasitics import VALIDITY_RN_IMAX, relative_error_scale, row_column_scale
 from scipy import stats
 
 from aimc._fields import ConfigError
@@ -394,13 +395,18 @@ def sigma_analog_over_lsb(budget: Any, scheme: Scheme, ranges: list[ADCRange] | 
 
 
 def parasitic_scale(scheme: Scheme, q: QuantizedLayer) -> float:
-    """r N I_max (:func:`aimc.theory.parasitics.relative_error_scale`): N the rows of the largest partition,
-    I_max the largest ideal column current of one read (units of Gmax x input code). 0 without wire
-    resistance."""
+    """gate_bitline: r N I_max (:func:`aimc.theory.parasitics.relative_error_scale`): N the rows of the
+    largest partition, I_max the largest ideal column current of one read (units of Gmax x input code).
+    row_column: the largest r (N G_col + M G_row) of :func:`aimc.theory.parasitics.row_column_scale` over
+    the arrays and partitions. 0 without wire resistance."""
     r = scheme.parasitics.r
     if r == 0:
         return 0.0
     ideal = program_ideal(q.w_int, scheme, torch.float64)
+    if scheme.parasitics.topology == "row_column":
+        return max(row_column_scale(g[0, s, :, start:stop].numpy(), r, scheme.array.columns)
+                   for g in ideal.tensors() for s in range(g.shape[1])
+                   for start, stop in partitions(q.w_int.shape[1], scheme.array.rows))
     i = scheme.inputs
     xs = input_slices(q.x_int, i.bits, i.slice_bits, q.signed_inputs).to(torch.float64).abs()
     worst, rows = 0.0, 0
@@ -431,14 +437,12 @@ def approximation_reasons(scheme: Scheme, x_lsb: float, rni: float, parasitic_sh
                    "parasitic error of the ideal conductances as a bias; the IR drop's attenuation of the "
                    "device-error currents, also first order in r, is not modelled (aimc.theory.budget)")
     if p.r > 0:
-        if p.topology != "gate_bitline":
-            out.append(f"parasitics: first-order closed form derived for gate_bitline only, topology {p.topology} "
-                       "(aimc.theory.parasitics)")
-        elif rni > VALIDITY_RN_IMAX:
-            out.append(f"first-order parasitics beyond stated validity: r N I_max = {rni:.3g} > {VALIDITY_RN_IMAX} "
+        name = "r N I_max" if p.topology == "gate_bitline" else "r (N G_col + M G_row)"
+        if rni > VALIDITY_RN_IMAX:
+            out.append(f"first-order parasitics beyond stated validity: {name} = {rni:.3g} > {VALIDITY_RN_IMAX} "
                        "(aimc.theory.parasitics)")
         elif PARASITIC_ERROR_SLOPE * rni * parasitic_share > TOLERANCE / 2:
-            out.append(f"first-order parasitics: stated error {PARASITIC_ERROR_SLOPE} r N I_max = "
+            out.append(f"first-order parasitics: stated error {PARASITIC_ERROR_SLOPE} {name} = "
                        f"{100 * PARASITIC_ERROR_SLOPE * rni:.1g} % of the parasitic term, which carries "
                        f"{100 * parasitic_share:.0f} % of the MSE (aimc.theory.parasitics)")
     return out
