@@ -107,7 +107,9 @@ def _sync(device: torch.device) -> None:
 def _subset(net, n: int):
     """The network with a fixed, seeded, class-balanced pick of ``n`` of its test images (the reference
     test sets are stored class by class, so their first ``n`` images would be one class and the top-1
-    reported beside a timing would say nothing)."""
+    reported beside a timing would say nothing). All of them if ``n`` is larger."""
+    if n >= len(net.labels):
+        return net
     pick = torch.as_tensor(balanced_subset(net.labels.cpu(), n, seed=0), device=net.labels.device)
     return type(net)(**{**net.__dict__, "images": net.images[pick], "labels": net.labels[pick]})
 

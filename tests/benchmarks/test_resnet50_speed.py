@@ -39,3 +39,4 @@ def test_subset_is_fixed():
     module = _module()
     assert torch.equal(module._subset(net, 17).labels, module._subset(net, 17).labels)
     assert len(module._subset(net, 300).labels) == 300
+    assert module._subset(net, 2000) is net  # the profile asks for 2,000 of a smaller timed pick
