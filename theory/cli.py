@@ -9,6 +9,7 @@ from pathlib import Path
 from aimc.scheme import Scheme
 
 from .budget import SOURCES, error_budget
+from .parasitics import VALIDITY_RN_IMAX, parasitic_scale
 
 __all__ = [
     "add_estimate_arguments",
@@ -63,8 +64,16 @@ def run_estimate(args: argparse.Namespace) -> dict:
 
     scheme = _scheme(args)
     layer = load_layer(args.layer) if args.layer else synthetic_layer()
-    budget = error_budget(quantize_layer(layer, scheme), scheme)
+    quantized = quantize_layer(layer, scheme)
+    budget = error_budget(quantized, scheme)
     summary = budget.summary()
+    scale = parasitic_scale(scheme, quantized)
+    notes = []
+    if scale > VALIDITY_RN_IMAX:
+        name = "r N I_max" if scheme.parasitics.topology == "gate_bitline" else "r (N G_col + M G_row)"
+        notes.append(f"wire resistance beyond the first-order model's validity: {name} = {scale:.3g} > "
+                     f"{VALIDITY_RN_IMAX}, so the parasitic term may be off by about {0.4 * scale:.0%}; "
+                     "the exact circuit solve: aimc simulate with the same arguments")
     return {
         "layer": layer.name,
         "preset": None if args.config else (args.preset or DEFAULT_PRESET),
@@ -73,6 +82,8 @@ def run_estimate(args: argparse.Namespace) -> dict:
         "by_source": summary["by_source"],
         "relative_rms_by_source": summary["relative_rms_by_source"],
         "adc_ranges": None if budget.ranges is None else [[r.low, r.high] for r in budget.ranges],
+        "parasitic_scale": scale,
+        "notes": notes,
         "scheme": scheme.to_dict(),
     }
 
@@ -93,6 +104,7 @@ def format_budget_table(result: dict) -> str:
         lines.append(f"  {s:<18}{100 * share:>13.2f}%{alone:>12.4g}")
     if any(v < 0 for v in result["by_source"].values()):
         lines.append("  (a negative share: that source's bias partly cancels the others' bias)")
+    lines += [f"  note: {note}" for note in result.get("notes", [])]
     return "\n".join(lines)
 
 

@@ -34,11 +34,16 @@ tests/theory/test_parasitics.py), so within 10 % while that scale is <= :data:`V
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from aimc.mapping import column_groups
+from aimc.inputs import input_slices
+from aimc.layers import QuantizedLayer
+from aimc.mapping import column_groups, partitions
+from aimc.pipeline import program_ideal
+from aimc.scheme import Scheme
 
-__all__ = ["VALIDITY_RN_IMAX", "gate_bitline_error", "relative_error_scale", "row_column_error",
-           "row_column_scale", "row_column_shift"]
+__all__ = ["VALIDITY_RN_IMAX", "gate_bitline_error", "parasitic_scale", "relative_error_scale",
+           "row_column_error", "row_column_scale", "row_column_shift"]
 
 VALIDITY_RN_IMAX = 0.24
 """r N I_max below which the first-order term is within 10 % of the exact error. Measured against the
@@ -108,4 +113,32 @@ def row_column_scale(g: np.ndarray, r: float, columns: int) -> float:
         width = max(width, a1 - a0)
         g_row = max(g_row, float(g[a0:a1].sum(0).max()))
     return r * (g.shape[1] * float(g.sum(1).max()) + width * g_row)
+
+
+def parasitic_scale(scheme: Scheme, q: QuantizedLayer) -> float:
+    """The size of the first-order parasitic error of a layer under a scheme, 0 without wire resistance;
+    the first-order term is within 0.40 of it (relative), so it is valid while this is <=
+    :data:`VALIDITY_RN_IMAX`.
+
+    gate_bitline: r N I_max (:func:`relative_error_scale`), N the rows of the largest partition, I_max the
+    largest ideal column current of one read (units of Gmax x input code). row_column: the largest
+    r (N G_col + M G_row) of :func:`row_column_scale` over the arrays, slices and partitions.
+    """
+    r = scheme.parasitics.r
+    if r == 0:
+        return 0.0
+    ideal = program_ideal(q.w_int, scheme, torch.float64)
+    parts = partitions(q.w_int.shape[1], scheme.array.rows)
+    if scheme.parasitics.topology == "row_column":
+        return max(row_column_scale(g[0, s, :, start:stop].numpy(), r, scheme.array.columns)
+                   for g in ideal.tensors() for s in range(g.shape[1]) for start, stop in parts)
+    i = scheme.inputs
+    xs = input_slices(q.x_int, i.bits, i.slice_bits, q.signed_inputs).to(torch.float64).abs()
+    worst, rows = 0.0, 0
+    for start, stop in parts:
+        rows = max(rows, stop - start)
+        for g in ideal.tensors():
+            cur = torch.einsum("snk,tbk->stbn", g[0, :, :, start:stop], xs[..., start:stop])
+            worst = max(worst, float(cur.max()))
+    return relative_error_scale(r, rows, worst)
 

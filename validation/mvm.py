@@ -57,16 +57,15 @@ import torch
 from aimc.montecarlo import calibrate_ranges, simulate_mvm
 from aimc.theory import decode_coefficients, error_budget
 from aimc.theory.adc import REGIME_BOUNDARY
-from aimc.theory.parasitics import VALIDITY_RN_IMAX, relative_error_scale, row_column_scale
+from aimc.theory.parasitics import VALIDITY_RN_IMAX, parasitic_scale
 from scipy import stats
 
 from aimc._fields import ConfigError
 from aimc.adc import ADCRange, step
-from aimc.inputs import input_slices, slice_significance
+from aimc.inputs import slice_significance
 from aimc.layers import Layer, QuantizedLayer, quantize_layer, synthetic_layer
 from aimc.mapping import SliceLayout, partitions
 from aimc.metrics import error_summary
-from aimc.pipeline import program_ideal
 from aimc.results import read_csv, write_csv_atomic
 from aimc.scheme import ADC, Scheme
 
@@ -392,30 +391,6 @@ def sigma_analog_over_lsb(budget: Any, scheme: Scheme, ranges: list[ADCRange] | 
     parts = len(partitions(q.w_int.shape[1], scheme.array.rows))
     v_lsb = sum((coef[k] * step(scheme.adc.bits, ranges[k])) ** 2 for k in range(layout.slices))
     return math.sqrt(v_analog / (v_lsb * per_conv * sets * parts))
-
-
-def parasitic_scale(scheme: Scheme, q: QuantizedLayer) -> float:
-    """gate_bitline: r N I_max (:func:`aimc.theory.parasitics.relative_error_scale`): N the rows of the
-    largest partition, I_max the largest ideal column current of one read (units of Gmax x input code).
-    row_column: the largest r (N G_col + M G_row) of :func:`aimc.theory.parasitics.row_column_scale` over
-    the arrays and partitions. 0 without wire resistance."""
-    r = scheme.parasitics.r
-    if r == 0:
-        return 0.0
-    ideal = program_ideal(q.w_int, scheme, torch.float64)
-    if scheme.parasitics.topology == "row_column":
-        return max(row_column_scale(g[0, s, :, start:stop].numpy(), r, scheme.array.columns)
-                   for g in ideal.tensors() for s in range(g.shape[1])
-                   for start, stop in partitions(q.w_int.shape[1], scheme.array.rows))
-    i = scheme.inputs
-    xs = input_slices(q.x_int, i.bits, i.slice_bits, q.signed_inputs).to(torch.float64).abs()
-    worst, rows = 0.0, 0
-    for start, stop in partitions(q.w_int.shape[1], scheme.array.rows):
-        rows = max(rows, stop - start)
-        for g in ideal.tensors():
-            cur = torch.einsum("snk,tbk->stbn", g[0, :, :, start:stop], xs[..., start:stop])
-            worst = max(worst, float(cur.max()))
-    return relative_error_scale(r, rows, worst)
 
 
 def approximation_reasons(scheme: Scheme, x_lsb: float, rni: float, parasitic_share: float,

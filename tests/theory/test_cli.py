@@ -36,3 +36,16 @@ def test_formulas_plain_and_latex():
     cli.add_formulas_arguments(parser)
     assert "erf" in cli.run_formulas(parser.parse_args([]))
     assert "\\operatorname{erf}" in cli.run_formulas(parser.parse_args(["--latex", "--preset", "design-a"]))
+
+
+@pytest.mark.parametrize("topology", ["gate_bitline", "row_column"])
+def test_estimate_notes_wire_resistance_beyond_first_order_validity(topology):
+    common = ("--set", "mapping.kind=offset", "--set", "array.rows=144", "--set", f"parasitics.topology={topology}",
+              "--set", "inputs.slice_bits=1", "--set", "device.programming.model=none",
+              "--set", "device.programming.alpha=0")
+    small = cli.run_estimate(_args(*common, "--set", "parasitics.r=1e-7"))
+    large = cli.run_estimate(_args(*common, "--set", "parasitics.r=1e-3"))
+    assert 0 < small["parasitic_scale"] < cli.VALIDITY_RN_IMAX < large["parasitic_scale"]
+    assert small["notes"] == [] and "beyond the first-order model's validity" in large["notes"][0]
+    assert "note: wire resistance" in cli.format_budget_table(large)
+    assert cli.run_estimate(_args())["parasitic_scale"] == 0  # no wire resistance
