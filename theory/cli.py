@@ -9,7 +9,7 @@ from pathlib import Path
 from aimc.scheme import Scheme
 
 from .budget import SOURCES, error_budget
-from .parasitics import VALIDITY_RN_IMAX, parasitic_scale
+from .parasitics import ERROR_SLOPE, VALIDITY_RN_IMAX, parasitic_scale, scale_name
 
 __all__ = [
     "add_estimate_arguments",
@@ -70,9 +70,9 @@ def run_estimate(args: argparse.Namespace) -> dict:
     scale = parasitic_scale(scheme, quantized)
     notes = []
     if scale > VALIDITY_RN_IMAX:
-        name = "r N I_max" if scheme.parasitics.topology == "gate_bitline" else "r (N G_col + M G_row)"
-        notes.append(f"wire resistance beyond the first-order model's validity: {name} = {scale:.3g} > "
-                     f"{VALIDITY_RN_IMAX}, so the parasitic term may be off by about {0.4 * scale:.0%}; "
+        notes.append(f"wire resistance beyond the first-order model's validity: "
+                     f"{scale_name(scheme.parasitics.topology)} = {scale:.3g} > {VALIDITY_RN_IMAX}, so the "
+                     f"parasitic term may be off by about {ERROR_SLOPE * scale:.0%}; "
                      "the exact circuit solve: aimc simulate with the same arguments")
     return {
         "layer": layer.name,

@@ -42,8 +42,12 @@ from aimc.mapping import column_groups, partitions
 from aimc.pipeline import program_ideal
 from aimc.scheme import Scheme
 
-__all__ = ["VALIDITY_RN_IMAX", "gate_bitline_error", "parasitic_scale", "relative_error_scale",
-           "row_column_error", "row_column_scale", "row_column_shift"]
+__all__ = ["ERROR_SLOPE", "VALIDITY_RN_IMAX", "gate_bitline_error", "parasitic_scale", "relative_error_scale",
+           "row_column_error", "row_column_scale", "row_column_shift", "scale_name"]
+
+ERROR_SLOPE = 0.40
+"""The first-order term's relative error per unit of :func:`parasitic_scale` (both topologies; measured,
+see VALIDITY_RN_IMAX and the module doc)."""
 
 VALIDITY_RN_IMAX = 0.24
 """r N I_max below which the first-order term is within 10 % of the exact error. Measured against the
@@ -142,3 +146,7 @@ def parasitic_scale(scheme: Scheme, q: QuantizedLayer) -> float:
             worst = max(worst, float(cur.max()))
     return relative_error_scale(r, rows, worst)
 
+
+def scale_name(topology: str) -> str:
+    """What :func:`parasitic_scale` measures for ``topology``, as written in messages."""
+    return "r N I_max" if topology == "gate_bitline" else "r (N G_col + M G_row)"

@@ -57,7 +57,7 @@ import torch
 from aimc.montecarlo import calibrate_ranges, simulate_mvm
 from aimc.theory import decode_coefficients, error_budget
 from aimc.theory.adc import REGIME_BOUNDARY
-from aimc.theory.parasitics import VALIDITY_RN_IMAX, parasitic_scale
+from aimc.theory.parasitics import ERROR_SLOPE, VALIDITY_RN_IMAX, parasitic_scale, scale_name
 from scipy import stats
 
 from aimc._fields import ConfigError
@@ -106,7 +106,7 @@ CONFIDENCE = 0.95
 BIAS_RELEVANT = 0.25
 """The bias is judged where |bias_MC| >= 0.25 sigma_MC (it then carries >= 6 % of the mean squared error)."""
 ANALOG_SOURCES = ("programming", "drift", "stuck", "read_noise", "unit_column")
-PARASITIC_ERROR_SLOPE = 0.40
+PARASITIC_ERROR_SLOPE = ERROR_SLOPE
 """Relative error of the first-order parasitic term, 0.40 r N I_max, as measured and stated in
 :mod:`aimc.theory.parasitics` (documentation of VALIDITY_RN_IMAX)."""
 
@@ -412,7 +412,7 @@ def approximation_reasons(scheme: Scheme, x_lsb: float, rni: float, parasitic_sh
                    "parasitic error of the ideal conductances as a bias; the IR drop's attenuation of the "
                    "device-error currents, also first order in r, is not modelled (aimc.theory.budget)")
     if p.r > 0:
-        name = "r N I_max" if p.topology == "gate_bitline" else "r (N G_col + M G_row)"
+        name = scale_name(p.topology)
         if rni > VALIDITY_RN_IMAX:
             out.append(f"first-order parasitics beyond stated validity: {name} = {rni:.3g} > {VALIDITY_RN_IMAX} "
                        "(aimc.theory.parasitics)")
