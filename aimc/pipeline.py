@@ -579,7 +579,8 @@ def _fused_linear_conv2d(
     levels = (1 << (scheme.adc.bits - 1)) - 1 if signed else (1 << scheme.adc.bits) - 1
     shape = (1, 1, 1, at, 1)
     lows = torch.tensor([r.low for r in ranges], dtype=dtype, device=device)
-    deltas = torch.tensor([adc_mod.step(scheme.adc.bits, r) for r in ranges], dtype=dtype, device=device)
+    steps = [adc_mod.step(scheme.adc.bits, r) for r in ranges]
+    deltas = torch.tensor(steps, dtype=dtype, device=device)
     sizes_m = [size for _, size in sorted(where.values())]
     low_m = torch.cat([lows.repeat_interleave(size) for size in sizes_m]).reshape(shape)
     delta_m = torch.cat([deltas.repeat_interleave(size) for size in sizes_m]).reshape(shape)
@@ -589,7 +590,7 @@ def _fused_linear_conv2d(
     t_sig = torch.tensor(sig_values, dtype=dtype, device=device)
     coef = [layout.significance[k] * layout.digit_weight * layout.current_to_digits(k) for k in range(slices)]
     # per weight slice: the weight of its code sums, and its constant (partition count P aside)
-    code_weight = torch.tensor([c * adc_mod.step(scheme.adc.bits, r) for c, r in zip(coef, ranges, strict=True)],
+    code_weight = torch.tensor([c * d for c, d in zip(coef, steps, strict=True)],
                                dtype=dtype, device=device).reshape(1, slices, 1, 1, 1)
     second = "negative" in where or "unit" in where
     constant = 0.0
