@@ -15,19 +15,7 @@ import time
 
 import torch
 from aimc.validation.accuracy import _correct, convert_network, load_network
-from aimc.validation.experiments import EXPERIMENTS
-
-
-def scheme_of(spec: str):
-    """``EXPERIMENT/POINT LABEL`` -> the point's scheme."""
-    experiment, _, label = spec.partition("/")
-    if experiment not in EXPERIMENTS:
-        raise SystemExit(f"--point: unknown experiment {experiment!r}; choose from {sorted(EXPERIMENTS)}")
-    exp = EXPERIMENTS[experiment]
-    points = {p.label: p for p in exp.points}
-    if label not in points:
-        raise SystemExit(f"--point: {experiment} has no point {label!r}; it has {sorted(points)}")
-    return exp.scheme(points[label])
+from aimc.validation.experiments import point_scheme
 
 
 def main() -> None:
@@ -38,7 +26,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--rows", type=int, default=14, help="operators to list")
     args = parser.parse_args()
-    scheme = scheme_of(args.point)
+    try:
+        scheme = point_scheme(args.point)
+    except ValueError as e:
+        raise SystemExit(f"--{e}") from None
     n = args.calibration_images
     net = load_network(args.model, device=args.device, images=n, calibration_images=n)
     convert_network(net, scheme)  # activation ranges (cached on net) and warm-up

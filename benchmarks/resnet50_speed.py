@@ -32,7 +32,7 @@ import torch
 from aimc.montecarlo.layers import analog_layers, reprogram
 from aimc.validation.accuracy import _correct, chip_seed, convert_network, float_accuracy, load_network
 from aimc.validation.data import balanced_subset
-from aimc.validation.experiments import EXPERIMENTS
+from aimc.validation.experiments import point_scheme
 from torch import nn
 
 from aimc.presets import get_preset
@@ -60,10 +60,7 @@ def scheme_of(name: str) -> tuple[Scheme, str]:
     if name == "heaviest":
         return Scheme().with_overrides(HEAVIEST), "output_referred"
     if "/" in name:
-        exp_name, label = name.split("/", 1)
-        exp = EXPERIMENTS[exp_name]
-        point = next(p for p in exp.points if p.label == label)
-        return exp.scheme(point), "per_device"
+        return point_scheme(name), "per_device"
     return get_preset(name), "per_device"
 
 

@@ -69,7 +69,7 @@ from .accuracy import (
 )
 from .models import REFERENCE_MODELS
 
-__all__ = ["EXPERIMENTS", "Experiment", "Point", "main", "results_path", "run_experiment"]
+__all__ = ["EXPERIMENTS", "Experiment", "Point", "main", "point_scheme", "results_path", "run_experiment"]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_CHIPS = 5
@@ -225,6 +225,17 @@ def _experiments() -> list[Experiment]:
 
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in _experiments()}
+
+
+def point_scheme(spec: str) -> Scheme:
+    """The scheme of one point named ``EXPERIMENT/POINT LABEL`` (e.g. ``adc-rows/offset-2b rows=144``)."""
+    name, _, label = spec.partition("/")
+    if name not in EXPERIMENTS:
+        raise ValueError(f"point: unknown experiment {name!r}; allowed: {', '.join(sorted(EXPERIMENTS))}")
+    points = {p.label: p for p in EXPERIMENTS[name].points}
+    if label not in points:
+        raise ValueError(f"point: {name} has no point {label!r}; allowed: {', '.join(points)}")
+    return EXPERIMENTS[name].scheme(points[label])
 
 
 def results_path(model: str, experiment: str, root: str | Path = RESULTS_DIR) -> Path:
