@@ -9,8 +9,10 @@ levels, rounding to the nearest level (ties to even) and clipping outside its ra
 
 Range policies (``adc.range``): ``max`` (the largest signal the array can produce), ``granular`` (level
 spacing equal to the spacing of possible ideal signals: the full-precision guarantee), ``calibrated`` (the
-inner P % of profiled signals) and ``optimal`` (least mean-squared clipping + quantisation error on profiled
-signals). Weight slices of one layer may be constrained to ranges that differ by powers of two.
+inner P % of profiled signals), ``aligned`` (the calibrated range widened to the granular range times a power
+of two, so that the levels keep lining up with the signal's levels: the paper's bit-sliced rule) and
+``optimal`` (least mean-squared clipping + quantisation error on profiled signals). Weight slices of one layer
+may be constrained to ranges that differ by powers of two.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch
 
 __all__ = [
     "ADCRange",
+    "aligned_range",
     "calibrated_range",
     "fpg_bits",
     "granular_range",
@@ -98,6 +101,29 @@ def granular_range(delta: float, bits: int, signed: bool) -> ADCRange:
     """One level per possible ideal signal: spacing ``delta``, from zero (unsigned) or symmetric (signed)."""
     n = _levels(bits, signed)
     return ADCRange(-n * delta, n * delta) if signed else ADCRange(0.0, n * delta)
+
+
+def aligned_range(calibrated: ADCRange, delta: float, bits: int) -> ADCRange:
+    """The granular range of spacing ``delta`` scaled by 2^j, j the smallest integer (of either sign) for
+    which it covers ``calibrated`` (taken from zero when unsigned).
+
+    Its level spacing is delta 2^j: for j <= 0 every possible ideal signal (a multiple of delta) is a level,
+    so a signal inside the range converts without error; for j > 0 the levels are every 2^j-th signal
+    level. This is CrossSim's rule for bit-sliced arrays, the paper's (a clip power C per slice, the
+    maximum range times 2^-C); the inner-percentile range alone puts levels at arbitrary offsets from the
+    signal levels, which turns every conversion into a rounding error.
+    """
+    if not (math.isfinite(delta) and delta > 0):
+        raise ValueError(f"ADC aligned range: the signal step must be finite and > 0, got {delta}")
+    base = granular_range(delta, bits, calibrated.signed)
+    need = calibrated.high
+    if need <= 0:
+        return base
+    j = math.ceil(math.log2(need / base.high))
+    top = base.high * 2.0**j
+    while top < need:  # log2 rounded down near an exact power of two
+        top *= 2.0
+    return ADCRange(-top, top) if calibrated.signed else ADCRange(0.0, top)
 
 
 def calibrated_range(samples: torch.Tensor, percentile: float, signed: bool) -> ADCRange:

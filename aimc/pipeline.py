@@ -47,7 +47,9 @@ __all__ = [
     "ObserverFn",
     "Programmed",
     "analog_mvm",
+    "granular_step",
     "matmul_currents",
+    "profiled_ranges",
     "program_ideal",
     "signal_is_signed",
     "structural_range",
@@ -106,6 +108,14 @@ def _adc_input_max(scheme: Scheme, signed_inputs: bool) -> int:
     return min((1 << i.slice_bits) - 1, whole)
 
 
+def granular_step(scheme: Scheme, k: int) -> float:
+    """The spacing of the possible ideal ADC inputs of weight slice k (one conductance level x one input
+    step), in units of Gmax x input code: the level spacing of the ``granular`` range."""
+    layout = SliceLayout.from_scheme(scheme)
+    two_sided_analog = layout.kind == "differential_two_sided" and scheme.mapping.subtraction == "analog"
+    return (1.0 - layout.g_min) / layout.levels[k] * (2 if two_sided_analog else 1)
+
+
 def structural_range(scheme: Scheme, k: int, fan_in: int, signed_inputs: bool) -> ADCRange:
     """The ``max`` or ``granular`` range of weight slice k (ranges that need no profiled data)."""
     layout = SliceLayout.from_scheme(scheme)
@@ -113,9 +123,7 @@ def structural_range(scheme: Scheme, k: int, fan_in: int, signed_inputs: bool) -
     bits, policy = scheme.adc.bits, scheme.adc.range
     g_range = 1.0 - layout.g_min
     if policy == "granular":
-        two_sided_analog = layout.kind == "differential_two_sided" and scheme.mapping.subtraction == "analog"
-        delta = g_range / layout.levels[k] * (2 if two_sided_analog else 1)
-        return adc_mod.granular_range(delta, bits, signed)
+        return adc_mod.granular_range(granular_step(scheme, k), bits, signed)
     if policy != "max":
         raise ValueError(f"adc.range: {policy} needs profiled signals (calibration), not a structural range")
     rows = min(fan_in, scheme.array.rows)
@@ -125,6 +133,28 @@ def structural_range(scheme: Scheme, k: int, fan_in: int, signed_inputs: bool) -
     g_top = g_range * top_fraction if analog_diff else layout.g_min + g_range * top_fraction
     peak = rows * x_max * g_top
     return ADCRange(-peak, peak) if signed else ADCRange(0.0, peak)
+
+
+def profiled_ranges(scheme: Scheme, samples: list[torch.Tensor], signed_inputs: bool) -> list[ADCRange]:
+    """The ``calibrated``, ``aligned`` or ``optimal`` range of each weight slice from its profiled ADC
+    inputs (``samples[k]``), then the power-of-two constraint across slices where configured (calibrated
+    and optimal only: aligned ranges are powers of two of each slice's own granular range)."""
+    a = scheme.adc
+    signed = signal_is_signed(scheme, signed_inputs)
+    out = []
+    for k, s in enumerate(samples):
+        if a.range == "calibrated":
+            out.append(adc_mod.calibrated_range(s, a.percentile, signed))
+        elif a.range == "aligned":
+            rng = adc_mod.calibrated_range(s, a.percentile, signed)
+            out.append(adc_mod.aligned_range(rng, granular_step(scheme, k), a.bits))
+        elif a.range == "optimal":
+            out.append(adc_mod.optimal_range(s, a.bits, signed))
+        else:
+            raise ValueError(f"adc.range: {a.range} is structural, not calibrated from profiled signals")
+    if a.power_of_two_slices and a.range != "aligned" and len(out) > 1:
+        out = adc_mod.power_of_two_ranges(out)
+    return out
 
 
 def matmul_currents(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -314,10 +314,12 @@ class ADC:
     bits: int = spec(8, kind=int, minimum=0, maximum=24, doc="B_adc; 0 = no ADC (ideal readout).")
     range: str = spec(
         "calibrated",
-        choices=("max", "granular", "calibrated", "optimal"),
+        choices=("max", "granular", "calibrated", "aligned", "optimal"),
         doc="max: the largest possible output; granular: one level per possible ideal output (full-precision "
-        "guarantee); calibrated: inner `percentile` % of profiled outputs; optimal: minimum clipping + "
-        "quantisation error on profiled outputs.",
+        "guarantee); calibrated: inner `percentile` % of profiled outputs; aligned: the granular range times "
+        "the smallest power of two (2^j, j of either sign) that covers the calibrated range, so levels line up "
+        "with the signal's levels (the paper's rule for bit slices, CrossSim's clip power); optimal: minimum "
+        "clipping + quantisation error on profiled outputs.",
     )
     percentile: float = spec(
         99.98,
@@ -325,12 +327,14 @@ class ADC:
         minimum=0.0,
         maximum=100.0,
         exclusive_minimum=True,
-        doc="P for the calibrated range, percent of profiled outputs inside the range (paper: 99.98).",
+        doc="P for the calibrated and aligned ranges, percent of profiled outputs inside the range (paper: "
+        "99.98).",
     )
     power_of_two_slices: bool = spec(
         True,
         kind=bool,
-        doc="Calibrated/optimal ranges of the weight slices of a layer differ by powers of two only.",
+        doc="Calibrated/optimal ranges of the weight slices of a layer differ by powers of two only (aligned "
+        "ranges are each their own slice's granular range times a power of two already).",
     )
 
 

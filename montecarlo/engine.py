@@ -9,7 +9,7 @@ the pipeline leaves open:
   device afresh for every input vector and input slice, and wire resistance (exact circuit solvers of
   :mod:`montecarlo.parasitics`);
 * ADC ranges: ``max``/``granular`` from the structure (:func:`aimc.pipeline.structural_range`),
-  ``calibrated``/``optimal`` from signals profiled on ideal arrays (observe -> calibrate -> convert);
+  ``calibrated``/``aligned``/``optimal`` from signals profiled on ideal arrays (observe -> calibrate -> convert);
 * batching over chips, input vectors and input slices, with memory bounded by chunking.
 
 Read noise modes. ``per_device`` (reference): every device of every read gets its own N(0, 1) draw,
@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import torch
 
-from aimc import adc as adc_mod
 from aimc.adc import ADCRange
 from aimc.layers import Layer, QuantizedLayer, quantize_layer
 from aimc.mapping import SliceLayout, column_groups
@@ -39,8 +38,8 @@ from aimc.pipeline import (
     Programmed,
     analog_mvm,
     matmul_currents,
+    profiled_ranges,
     program_ideal,
-    signal_is_signed,
     structural_range,
 )
 from aimc.scheme import Scheme
@@ -373,21 +372,8 @@ def profile_signals(
 
 
 def ranges_from_profile(scheme: Scheme, profile: SignalProfile, signed_inputs: bool) -> list[ADCRange]:
-    """Calibrated or optimal ranges per weight slice, then the power-of-two constraint if configured."""
-    a = scheme.adc
-    signed = signal_is_signed(scheme, signed_inputs)
-    out = []
-    for k in range(len(profile.samples)):
-        samples = profile.signals(k)
-        if a.range == "calibrated":
-            out.append(adc_mod.calibrated_range(samples, a.percentile, signed))
-        elif a.range == "optimal":
-            out.append(adc_mod.optimal_range(samples, a.bits, signed))
-        else:
-            raise ValueError(f"adc.range: {a.range} is structural, not calibrated from profiled signals")
-    if a.power_of_two_slices and len(out) > 1:
-        out = adc_mod.power_of_two_ranges(out)
-    return out
+    """Calibrated, aligned or optimal ranges per weight slice from the profile (:func:`profiled_ranges`)."""
+    return profiled_ranges(scheme, [profile.signals(k) for k in range(len(profile.samples))], signed_inputs)
 
 
 def calibrate_ranges(

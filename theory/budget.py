@@ -40,7 +40,7 @@ from aimc.mapping import (
     unit_column_digits,
     weight_digits,
 )
-from aimc.pipeline import signal_is_signed, structural_range
+from aimc.pipeline import profiled_ranges, structural_range
 from aimc.scheme import Scheme
 
 from . import adc as theory_adc
@@ -421,17 +421,9 @@ def _default_ranges(scheme, layout, conversions, fan_in, signed) -> list[ADCRang
     policy = scheme.adc.range
     if policy in ("max", "granular"):
         return [structural_range(scheme, k, fan_in, signed) for k in range(layout.slices)]
-    signal_signed = signal_is_signed(scheme, signed)
-    out = []
-    for per_set in conversions:
-        samples = torch.from_numpy(np.concatenate([e["mu"].ravel() for parts in per_set for e in parts]))
-        if policy == "calibrated":
-            out.append(adc_mod.calibrated_range(samples, scheme.adc.percentile, signal_signed))
-        else:
-            out.append(adc_mod.optimal_range(samples, scheme.adc.bits, signal_signed))
-    if scheme.adc.power_of_two_slices and len(out) > 1:
-        out = adc_mod.power_of_two_ranges(out)
-    return out
+    samples = [torch.from_numpy(np.concatenate([e["mu"].ravel() for parts in per_set for e in parts]))
+               for per_set in conversions]
+    return profiled_ranges(scheme, samples, signed)
 
 
 def _adc_terms(bias, var, conv, xs, t_sig, cells: _Cells, bits, rng, scale, digital_acc) -> None:

@@ -19,8 +19,10 @@ are deterministic and run one chip; those with device errors run ``chips`` (defa
 
 * ``baselines``: the float network and the 8-bit quantised digital network.
 * ``designs``: the paper's designs A, B, C, E (presets) with the SONOS error model, and each with ideal
-  cells; design E also with a granular ADC range (its calibrated 8-bit range does not line up with the
-  signal levels of its 2-bit cells). Design D is not described in any available source.
+  cells; design E also with a granular ADC range and with an aligned one (the paper's bit-sliced rule: the
+  calibrated range widened to the granular range times a power of two), since its inner-percentile 8-bit
+  range does not line up with the signal levels of its 2-bit cells. Design D is not described in any
+  available source.
 * ``cell-si-mapping`` / ``cell-sp-mapping``: accuracy vs alpha of state-independent (0.25-2 % of Gmax)
   and state-proportional (2-40 %) programming error, differential vs offset, unsliced; no ADC (the cell
   error alone), 1152 rows, infinite On/Off, clipping to [g_min, 1].
@@ -138,8 +140,9 @@ def _experiments() -> list[Experiment]:
         Point(f"design-{d}{suffix}", dict(extra), preset=f"design-{d}")
         for d in "abce"
         for suffix, extra in (("", {}), (" ideal cells", _IDEAL_CELLS))
-    ) + tuple(  # design E with one ADC level per signal level instead of the calibrated range (see README)
-        Point(f"design-e granular ADC{suffix}", {"adc.range": "granular", **extra}, preset="design-e")
+    ) + tuple(  # design E with ranges whose levels line up with the signal levels (see README)
+        Point(f"design-e {name} ADC{suffix}", {"adc.range": name, **extra}, preset="design-e")
+        for name in ("granular", "aligned")
         for suffix, extra in (("", {}), (" ideal cells", _IDEAL_CELLS))
     )
     return [

@@ -8,6 +8,7 @@ import torch
 from aimc import Scheme
 from aimc.adc import (
     ADCRange,
+    aligned_range,
     calibrated_range,
     granular_range,
     optimal_range,
@@ -80,6 +81,27 @@ def test_power_of_two_ranges():
     out = power_of_two_ranges([ADCRange(-8.0, 8.0), ADCRange(-3.0, 3.0), ADCRange(-0.9, 0.9)])
     assert [r.high for r in out] == [8.0, 4.0, 1.0]
     assert granular_range(0.5, 3, signed=False).high == 3.5
+
+
+def test_aligned_range_is_the_granular_range_times_a_power_of_two():
+    delta, bits = 1.0 / 3.0, 8  # 2-bit cells: signals are multiples of 1/3 Gmax
+    base = granular_range(delta, bits, signed=False)  # [0, 255/3]
+    # [0, 24] -> the smallest 2^j x 85 covering 24 is 85/2^1 = 42.5: levels every delta/2
+    rng = aligned_range(ADCRange(3.0, 24.0), delta, bits)
+    assert rng.low == 0.0 and rng.high == pytest.approx(base.high / 2)
+    assert step(bits, rng) == pytest.approx(delta / 2)
+    # every signal level inside the range is an ADC level: quantisation is exact there
+    signals = torch.arange(0, 128, dtype=torch.float64) * delta
+    assert torch.allclose(quantize(signals, bits, rng), signals, rtol=0, atol=1e-12)
+    # the calibrated range alone does not line up: the same signals round to other values
+    assert (quantize(signals, bits, ADCRange(0.0, 24.0)) - signals).abs().max() > 0.01
+    # a range wider than granular: levels every 2^j signal levels (j > 0), and it still covers the need
+    wide = aligned_range(ADCRange(-300.0, 300.0), 1.0, 4)
+    assert wide.high == pytest.approx(7.0 * 64) and wide.signed
+    assert aligned_range(ADCRange(-7.0, 7.0), 1.0, 4).high == pytest.approx(7.0)  # exactly granular
+    assert aligned_range(ADCRange(-7.0001, 7.0001), 1.0, 4).high == pytest.approx(14.0)
+    with pytest.raises(ValueError, match="signal step"):
+        aligned_range(ADCRange(0.0, 1.0), 0.0, 8)
 
 
 def test_device_laws_normalise_published_fits():

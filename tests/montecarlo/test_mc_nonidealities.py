@@ -17,6 +17,7 @@ from scipy import stats
 from aimc.inputs import input_slices, slice_significance
 from aimc.mapping import SliceLayout
 from aimc.pipeline import program_ideal
+from aimc.presets import get_preset
 
 
 def _normalised_residuals(result, predicted_var: torch.Tensor) -> torch.Tensor:
@@ -233,6 +234,25 @@ def test_calibrated_slices_power_of_two(mc):
         assert math.log2(top / r.high) == pytest.approx(round(math.log2(top / r.high)), abs=1e-12)
     free = calibrate_ranges(s.with_overrides({"adc.power_of_two_slices": False}), q.w_int, q.x_int, False)
     assert any(abs(math.log2(top / r.high) - round(math.log2(top / r.high))) > 1e-3 for r in free)
+
+
+def test_aligned_range_converts_design_e_exactly(mc):
+    """Design E's shape (offset with a unit column, 2-bit slices, an ADC per input bit, 72 rows, 8 bits) with
+    ideal cells: the aligned range reproduces the integer product exactly, the inner-percentile range does
+    not, even with nothing clipped (P = 100), because its levels sit between the signal's levels."""
+    base = get_preset("design-e").with_overrides(
+        {"device.programming.model": "none", "device.programming.alpha": 0.0, "adc.percentile": 100.0})
+    q = mc.quantized(24, 150, 40, seed=4)
+    aligned = simulate_mvm(q, base.with_overrides({"adc.range": "aligned"}), chips=1, seed=0, dtype=torch.float64)
+    assert float((aligned.outputs[0] - aligned.reference).abs().max()) < 1e-6
+    layout = SliceLayout.from_scheme(base)
+    for k, r in enumerate(aligned.ranges):  # each the granular range times a power of two
+        ratio = r.high / (255 * (1 - layout.g_min) / layout.levels[k])
+        assert math.log2(ratio) == pytest.approx(round(math.log2(ratio)), abs=1e-12)
+    calibrated = simulate_mvm(q, base.with_overrides({"adc.range": "calibrated"}), chips=1, seed=0,
+                              dtype=torch.float64)
+    err = (calibrated.outputs[0] - calibrated.reference).abs()
+    assert float(err.max()) > 1.0
 
 
 def test_seeds_reproducible(mc):
