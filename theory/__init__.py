@@ -1,6 +1,14 @@
 """aimc.theory: closed-form error budgets derived with sympy from the shared definitions in :mod:`aimc`."""
 
-from .budget import SOURCES, Budget, InputStatistics, error_budget, expected_weight_error, weight_gain
+from .budget import (
+    SOURCES,
+    Budget,
+    InputStatistics,
+    error_budget,
+    expected_weight_error,
+    weight_error_variance,
+    weight_gain,
+)
 from .symbolic import decode_coefficients, device_moments, formulas, formulas_latex
 
 __all__ = [
@@ -13,5 +21,6 @@ __all__ = [
     "expected_weight_error",
     "formulas",
     "formulas_latex",
+    "weight_error_variance",
     "weight_gain",
 ]

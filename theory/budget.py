@@ -47,7 +47,8 @@ from . import adc as theory_adc
 from .parasitics import gate_bitline_error, row_column_error
 from .symbolic import DeviceMoments, decode_coefficients, device_moments
 
-__all__ = ["SOURCES", "Budget", "InputStatistics", "error_budget", "expected_weight_error", "weight_gain"]
+__all__ = ["SOURCES", "Budget", "InputStatistics", "error_budget", "expected_weight_error", "weight_error_variance",
+           "weight_gain"]
 
 SOURCES = (
     "programming",
@@ -291,6 +292,29 @@ def expected_weight_error(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> n
     for k, slice_sets in enumerate(_column_sets(w_int, scheme, layout, groups)):
         for cs in slice_sets:
             total = coef[k] * cs.sign * cs.cells.bias[_FROZEN[-1]]  # cumulative over the frozen stages
+            out += total[group_index] if cs.common else total
+    return out
+
+
+def weight_error_variance(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> np.ndarray:
+    """Var[W_eff - W] [N, K], integer-weight units: the chip-to-chip variance of every decoded weight.
+
+    The frozen device errors' variance (programming with clipping, drift, stuck cells) per cell, through
+    the squared decode coefficients; the cells of a weight are independent, so their variances add. A unit
+    column's cells add their variance to every weight of their group: that part is shared by the outputs
+    of the group (one draw per chip), which a per-weight variance does not show.
+    """
+    w_int = torch.as_tensor(np.asarray(w_int)).to(torch.int64)
+    if w_int.dim() != 2:
+        raise ValueError(f"w_int: expected [outputs, inputs], got shape {list(w_int.shape)}")
+    layout = SliceLayout.from_scheme(scheme)
+    groups = column_groups(w_int.shape[0], scheme.array.columns)
+    group_index = np.concatenate([np.full(b - a, gi) for gi, (a, b) in enumerate(groups)])
+    coef = decode_coefficients(layout)
+    out = np.zeros(tuple(w_int.shape))
+    for k, slice_sets in enumerate(_column_sets(w_int, scheme, layout, groups)):
+        for cs in slice_sets:
+            total = coef[k] ** 2 * cs.cells.var[_FROZEN[-1]]  # cumulative over the frozen stages
             out += total[group_index] if cs.common else total
     return out
 

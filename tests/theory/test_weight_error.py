@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from aimc.montecarlo.layers import analog_layers, convert, reprogram
-from aimc.theory import expected_weight_error, weight_gain
+from aimc.theory import expected_weight_error, weight_error_variance, weight_gain
 from scipy import stats
 from torch import nn
 
@@ -80,6 +80,48 @@ def test_mean_weight_error_matches_monte_carlo(case):
     gains = 1.0 + np.array([(w * e).sum() / norm for e in errors])
     half = stats.t.ppf(0.9995, CHIPS - 1) * gains.std(ddof=1) / np.sqrt(CHIPS)
     assert abs(gains.mean() - weight_gain(w_int, scheme)) <= half + 1e-9
+
+
+@pytest.mark.parametrize("case", sorted(c for c in CASES if "unit-column" not in c))
+def test_weight_error_variance_matches_monte_carlo(case):
+    """The chips' decoded weight errors have the closed form's variance: pooled over all weights, and per
+    integer weight value inside the chi-square interval (family-wise level 0.1 %, Bonferroni) where the
+    errors are Gaussian-like (no stuck cells)."""
+    w_int, scheme, errors = _chips(CASES[case])
+    theory = weight_error_variance(w_int, scheme)
+    assert theory.shape == tuple(w_int.shape) and np.all(theory >= 0)
+    # all weights: the squared deviations from the closed-form mean average to the mean closed-form variance
+    # (a t interval on the squared deviations: valid for the heavy-tailed stuck-cell mixture as well)
+    dev2 = ((errors - expected_weight_error(w_int, scheme)[None]) ** 2).reshape(-1)
+    half = stats.t.ppf(0.9995, dev2.size - 1) * dev2.std(ddof=1) / np.sqrt(dev2.size)
+    assert abs(dev2.mean() - theory.mean()) <= half, (case, dev2.mean(), theory.mean(), half)
+    if scheme.device.stuck.active:  # per value: too few stuck cells among 24 chips for a chi-square interval
+        return
+    w = w_int.numpy()
+    values = [v for v in np.unique(w) if errors[:, w == v].size >= 60]
+    level = 0.001 / (2 * len(values))
+    checked = 0
+    for value in values:
+        sel = w == value
+        samples = errors[:, sel].reshape(-1)
+        want = float(theory[sel].mean())  # the same for every weight of one value
+        assert np.allclose(theory[sel], want)
+        dof = samples.size - 1
+        got = float(samples.var(ddof=1))
+        low, high = got * dof / stats.chi2.ppf(1 - level, dof), got * dof / stats.chi2.ppf(level, dof)
+        assert low <= want <= high or (want == 0 and got < 1e-12), (case, int(value), got, want)
+        checked += 1
+    assert checked >= 5
+
+
+def test_weight_error_variance_of_ideal_cells_is_zero_and_scales_with_alpha():
+    w = torch.arange(-127, 128).reshape(5, 51)
+    assert np.all(weight_error_variance(w, Scheme().with_overrides({"adc.bits": 0})) == 0.0)
+    si = {"adc.bits": 0, "device.clip": "none", "device.programming.model": "state_independent"}
+    v1 = weight_error_variance(w, Scheme().with_overrides({**si, "device.programming.alpha": 0.01}))
+    v2 = weight_error_variance(w, Scheme().with_overrides({**si, "device.programming.alpha": 0.02}))
+    # unclipped state-independent error: two cells of sigma alpha Gmax, 127 levels per Gmax
+    assert np.allclose(v1, 2 * (0.01 * 127) ** 2) and np.allclose(v2, 4 * v1)
 
 
 def test_clipping_makes_a_systematic_shrink_and_nothing_else_does():

@@ -55,7 +55,7 @@ def test_every_registered_option_is_checked():
 def test_registered_options_are_read_from_the_vocabulary():
     opts = registered_options()
     assert {"differential", "differential_two_sided", "offset"} <= set(opts["mapping.kind"])
-    assert set(opts["adc.range"]) == {"max", "granular", "calibrated", "optimal"}
+    assert set(opts["adc.range"]) == {"max", "granular", "calibrated", "aligned", "optimal"}
     assert "sonos-paper" in opts["device.programming.model"]
     assert opts["weights.per_channel"] == (False, True)
 
