@@ -96,7 +96,9 @@ _PRESETS = [
         "Paper design E: offset subtraction, 2 bits per cell (8-bit u = w + M in four 2-bit slices), 72 rows, "
         "ADC per input bit (digital accumulation), 8-bit calibrated ADC, SONOS programming error. "
         "Assumption: the offset is removed with an analog unit column (the paper-era CrossSim default, "
-        "digital_offset = False); set mapping.offset=digital for the alternative.",
+        "digital_offset = False); set mapping.offset=digital for the alternative. The inner-percentile range "
+        "puts the ADC levels between the 2-bit cells' signal levels (chance accuracy even with ideal cells); "
+        "set adc.range=aligned for the paper's bit-sliced rule (digital accuracy with ideal cells).",
         {
             **_DESIGN_A,
             **_BIT_SERIAL_DIGITAL,
