@@ -281,6 +281,12 @@ def expected_weight_error(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> n
     decode coefficients; with a unit column its cells' bias is shared by every output of its group.
     A nonzero mean is the same on every chip: a systematic error, not averaged away by more chips.
     """
+    return _per_weight(w_int, scheme, lambda c, cs: c * cs.sign * cs.cells.bias[_FROZEN[-1]])
+
+
+def _per_weight(w_int: torch.Tensor | np.ndarray, scheme: Scheme, term) -> np.ndarray:
+    """sum over slices k and column sets of ``term(c_k, column_set)`` (per cell, cumulative over the frozen
+    stages), a unit column's term added to every weight of its group: [N, K]."""
     w_int = torch.as_tensor(np.asarray(w_int)).to(torch.int64)
     if w_int.dim() != 2:
         raise ValueError(f"w_int: expected [outputs, inputs], got shape {list(w_int.shape)}")
@@ -291,7 +297,7 @@ def expected_weight_error(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> n
     out = np.zeros(tuple(w_int.shape))
     for k, slice_sets in enumerate(_column_sets(w_int, scheme, layout, groups)):
         for cs in slice_sets:
-            total = coef[k] * cs.sign * cs.cells.bias[_FROZEN[-1]]  # cumulative over the frozen stages
+            total = term(coef[k], cs)
             out += total[group_index] if cs.common else total
     return out
 
@@ -304,19 +310,7 @@ def weight_error_variance(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> n
     column's cells add their variance to every weight of their group: that part is shared by the outputs
     of the group (one draw per chip), which a per-weight variance does not show.
     """
-    w_int = torch.as_tensor(np.asarray(w_int)).to(torch.int64)
-    if w_int.dim() != 2:
-        raise ValueError(f"w_int: expected [outputs, inputs], got shape {list(w_int.shape)}")
-    layout = SliceLayout.from_scheme(scheme)
-    groups = column_groups(w_int.shape[0], scheme.array.columns)
-    group_index = np.concatenate([np.full(b - a, gi) for gi, (a, b) in enumerate(groups)])
-    coef = decode_coefficients(layout)
-    out = np.zeros(tuple(w_int.shape))
-    for k, slice_sets in enumerate(_column_sets(w_int, scheme, layout, groups)):
-        for cs in slice_sets:
-            total = coef[k] ** 2 * cs.cells.var[_FROZEN[-1]]  # cumulative over the frozen stages
-            out += total[group_index] if cs.common else total
-    return out
+    return _per_weight(w_int, scheme, lambda c, cs: c**2 * cs.cells.var[_FROZEN[-1]])
 
 
 def weight_gain(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> float:
