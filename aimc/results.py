@@ -15,13 +15,14 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: one writer per table
     fcntl = None
 
-__all__ = ["folder_lock", "read_csv", "write_csv_atomic"]
+__all__ = ["atomic_file", "folder_lock", "read_csv", "write_csv_atomic"]
 
 
 @contextlib.contextmanager
@@ -54,28 +55,20 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def write_csv_atomic(
-    path: str | os.PathLike, rows: Iterable[dict[str, str]], columns: Sequence[str] | None = None
-) -> None:
-    """Replace ``path`` by a CSV of ``rows`` in one atomic step.
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[IO]:
+    """A file handle whose content replaces ``path`` in one atomic step when the ``with`` block ends.
 
-    ``columns`` defaults to the union of the rows' keys in first-seen order; keys outside ``columns`` are
-    left out, missing ones written empty. The file gets the permissions of a newly created file (umask),
-    not the private ones of the temporary file.
+    Written to a temporary file in the same folder, flushed to disk, given the permissions of a newly
+    created file (umask, not the temporary file's private ones), then moved over ``path``; on an error the
+    temporary file is removed and ``path`` is left as it was.
     """
-    rows = list(rows)
-    if columns is None:
-        columns = []
-        for row in rows:
-            columns += [c for c in row if c not in columns]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(columns), restval="", extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
+        with os.fdopen(fd, mode, **open_kwargs) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         mask = os.umask(0)
@@ -85,3 +78,22 @@ def write_csv_atomic(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_csv_atomic(
+    path: str | os.PathLike, rows: Iterable[dict[str, str]], columns: Sequence[str] | None = None
+) -> None:
+    """Replace ``path`` by a CSV of ``rows`` in one atomic step (:func:`atomic_file`).
+
+    ``columns`` defaults to the union of the rows' keys in first-seen order; keys outside ``columns`` are
+    left out, missing ones written empty.
+    """
+    rows = list(rows)
+    if columns is None:
+        columns = []
+        for row in rows:
+            columns += [c for c in row if c not in columns]
+    with atomic_file(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), restval="", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
