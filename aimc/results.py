@@ -22,7 +22,11 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: one writer per table
     fcntl = None
 
-__all__ = ["atomic_file", "folder_lock", "read_csv", "write_csv_atomic"]
+__all__ = ["DEFAULT_RESULTS_DIR", "atomic_file", "folder_lock", "read_csv", "write_csv_atomic"]
+
+DEFAULT_RESULTS_DIR = "aimc_results"
+"""The folder, relative to the current directory, where long runs write their result files unless told
+otherwise (``--out``); nothing is ever written inside the installed package."""
 
 
 @contextlib.contextmanager
