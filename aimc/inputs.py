@@ -14,6 +14,8 @@ import math
 import torch
 
 __all__ = [
+    "conversion_input_max",
+    "conversion_significances",
     "input_max",
     "input_slices",
     "magnitude_bits",
@@ -112,3 +114,22 @@ def slice_significance(bits: int, slice_bits: int, signed: bool) -> tuple[int, .
     if slice_bits == 0:
         return (1,)
     return tuple(1 << (slice_bits * t) for t in range(slice_count(bits, slice_bits, signed)))
+
+
+def conversion_input_max(inputs, signed: bool) -> int:
+    """Largest input code one ADC conversion sees (``inputs`` an :class:`aimc.Inputs`): one input slice's
+    with digital accumulation, the whole input's otherwise."""
+    whole = input_max(inputs.bits, signed)
+    if inputs.slice_bits == 0 or inputs.accumulation == "analog":
+        return whole
+    return min((1 << inputs.slice_bits) - 1, whole)
+
+
+def conversion_significances(inputs, signed: bool) -> tuple[int, ...]:
+    """The input significances 2^(s t) of the conversions of one output, weight slice and partition: one per
+    input slice with digital accumulation (shift-and-add of the converted slices), else (1,) (one conversion
+    of the accumulated or whole input). Their count is the number of conversions; the sum of their squares
+    weighs each conversion's rounding variance in the output."""
+    if inputs.slice_bits == 0 or inputs.accumulation == "analog":
+        return (1,)
+    return slice_significance(inputs.bits, inputs.slice_bits, signed)

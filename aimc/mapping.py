@@ -1,28 +1,37 @@
-"""Exact definitions: weight quantisation, signed-weight mapping, weight bit slicing, partitions.
+"""Exact definitions: weight quantisation, the slice layout of a mapping, digits, conductances, partitions.
 
-Everything here is integer-exact and written on torch tensors; the Monte Carlo engine programs arrays with
-these functions and the theory derives its moments from them.
+Everything here is integer-exact and generic over the registered mappings (:mod:`aimc.mappings`): the
+Monte Carlo engine programs arrays with these functions and the theory derives its moments from them.
 
-Notation (DESIGN section 2): B_w weight bits, M = 2^(B_w-1) - 1, integer weights w in [-M, M].
+Notation (DESIGN section 2): B_w weight bits, M = 2^(B_w-1) - 1, integer weights w in [-M, M]. A mapping
+puts a non-negative integer code on each of its arrays (for example |w| on g+ or g-, or u = w + M); the
+code is split into S slices of b = ceil(encoded bits / S) bits, digit d_k = (code >> b k) & (2^b - 1)
+(S = 1: the code itself). A digit d of slice k becomes the conductance g = g_min + (1 - g_min) d / L_k,
+where L_k is the largest digit the slice can hold: the largest code unsliced, 2^b - 1 sliced. When the
+bits do not divide evenly the top slice never reaches L_k: it is under-used, exactly as the hardware
+would be.
 
-* ``differential`` (one-sided): the magnitude |w| (B_w - 1 bits) is split into S slices of b bits, digit
-  d_k = (|w| >> b k) & (2^b - 1). The sign picks the device: a positive weight puts d_k on g+ and 0 on g-,
-  a negative one the reverse. w = sum_k 2^(b k) (d+_k - d-_k).
-* ``differential_two_sided`` (S = 1): d+- = M +- w, L = 2M, so w = (d+ - d-) / 2.
-* ``offset``: u = w + M in [0, 2M] (B_w bits) is split into S slices; w = sum_k 2^(b k) d_k - M.
+The digital side (:func:`recombine`) turns the conversions Q_ck of slice k (conversion c, see
+:class:`aimc.mappings.Conversion`) into the product, for one array partition with input sum X = sum_i x_i:
 
-A digit d of slice k becomes the conductance g = g_min + (1 - g_min) d / L_k, where L_k is the largest
-digit the encoding can hold: M (differential, unsliced), 2M (offset or two-sided, unsliced) and 2^b - 1
-for sliced weights. When the bits do not divide evenly the top slice never reaches L_k: it is under-used,
-exactly as the hardware would be.
+    y = sum_k significance_k digit_weight L_k / (1 - g_min) (sum_c sign_c Q_ck - pedestal g_min X) - offset X
+
+pedestal = sum_c sign_c sum(coefficients of c): the g_min part of every converted current that the
+conversions do not cancel among themselves. With ideal cells and no ADC, y = w x exactly.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
 
 import torch
 
+from .mappings import Conversion, get_mapping
 from .scheme import Scheme
 
 __all__ = [
@@ -32,14 +41,14 @@ __all__ = [
     "digits_to_weights",
     "partitions",
     "quantize_weights",
-    "unit_column_digits",
+    "recombine",
     "weight_digits",
 ]
 
 
 @dataclass(frozen=True)
 class SliceLayout:
-    """The weight-slice structure implied by a scheme."""
+    """The weight-slice structure and readout implied by a scheme (built by :meth:`from_scheme`)."""
 
     kind: str
     weight_bits: int
@@ -50,42 +59,120 @@ class SliceLayout:
     max_digit: tuple[int, ...]
     """Largest digit slice k actually holds (< L_k for an under-used top slice)."""
     g_min: float
+    significance: tuple[int, ...]
+    """Digital weight of slice k's digits (2^(b k) for a shift-and-add; negative for a sign slice)."""
+    digit_weight: Fraction
+    offset: int
+    """Integer subtracted digitally per unit of sum_i x_i after recombination."""
+    arrays: tuple[str, ...]
+    """The per-weight arrays of each slice."""
+    shared: tuple[tuple[str, tuple[int, ...]], ...]
+    """Arrays with one column per column group, with the digit each holds in every slice."""
+    conversions: tuple[Conversion, ...]
+    step: tuple[int, ...]
+    """Per slice, the spacing (in digits) of the possible ideal conversion values: their greatest common divisor."""
+    peak: tuple[float, ...]
+    """Per slice, the largest |sum of coefficient x conductance| of any conversion of any weight (units of Gmax)."""
 
     @property
     def m(self) -> int:
         return (1 << (self.weight_bits - 1)) - 1
 
     @property
-    def significance(self) -> tuple[int, ...]:
-        """2^(b k) for each slice k."""
-        return tuple(1 << (self.bits_per_slice * k) for k in range(self.slices))
+    def pedestal(self) -> float:
+        """Multiples of g_min sum_i x_i left in sum_c sign_c Q_c (0 when the conversions cancel it)."""
+        return sum(c.pedestal for c in self.conversions)
 
     @property
-    def differential(self) -> bool:
-        return self.kind != "offset"
+    def signed_signal(self) -> bool:
+        """Whether a conversion subtracts currents in analog (its signal can be negative for x >= 0)."""
+        return any(c.signed for c in self.conversions)
 
     @property
-    def digit_weight(self) -> float:
-        """Weight units per unit of (d+ - d-): 1, or 1/2 for two-sided pairs."""
-        return 0.5 if self.kind == "differential_two_sided" else 1.0
+    def shared_digits(self) -> dict[str, tuple[int, ...]]:
+        return dict(self.shared)
 
-    def current_to_digits(self, k: int) -> float:
+    def is_shared(self, conversion: Conversion) -> bool:
+        return conversion.arrays[0] in self.shared_digits
+
+    def current_to_digits(self, k: int, exact: bool = False) -> float | Fraction:
         """Factor turning a current (units of Gmax x input code) of slice k into digit units: L_k / (1 - g_min)."""
+        if exact:
+            return Fraction(self.levels[k]) / (1 - _exact(self.g_min))
         return self.levels[k] / (1.0 - self.g_min)
+
+    def digit_scale(self, k: int, exact: bool = False) -> float | Fraction:
+        """Weight units per unit of current of slice k: significance_k digit_weight L_k / (1 - g_min)."""
+        weight = self.significance[k] * self.digit_weight
+        return weight * self.current_to_digits(k, True) if exact else float(weight) * self.current_to_digits(k)
+
+    def level_conductances(self, k: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """g of every digit 0..L_k of slice k."""
+        digits = torch.arange(self.levels[k] + 1, dtype=dtype)
+        return self.g_min + (1.0 - self.g_min) * digits / self.levels[k]
 
     @classmethod
     def from_scheme(cls, scheme: Scheme) -> SliceLayout:
-        kind, bits, s = scheme.mapping.kind, scheme.weights.bits, scheme.weights.slices
-        m = (1 << (bits - 1)) - 1
-        b = scheme.bits_per_slice
-        top_value = 2 * m if kind != "differential" else m
-        if s == 1:
-            levels = (top_value,)
-            max_digit = (top_value,)
-        else:
-            levels = tuple((1 << b) - 1 for _ in range(s))
-            max_digit = tuple(min((1 << b) - 1, top_value >> (b * k)) for k in range(s))
-        return cls(kind, bits, s, b, levels, max_digit, scheme.device.g_min)
+        return _layout(scheme.mapping, scheme.weights.bits, scheme.weights.slices, scheme.device.g_min)
+
+
+def _exact(value: float) -> Fraction:
+    """A float as the simple fraction it stands for (1e-7 as 1/10^7), for exact symbolic coefficients."""
+    return Fraction(value).limit_denominator(10**12)
+
+
+@lru_cache(maxsize=512)
+def _layout(mapping_section: Any, weight_bits: int, slices: int, g_min: float) -> SliceLayout:
+    rule = get_mapping(mapping_section.kind)
+    largest = rule.largest_code(weight_bits)
+    b = -(-rule.encoded_bits(weight_bits) // slices)
+    if slices == 1:
+        levels = max_digit = (largest,)
+    else:
+        levels = tuple((1 << b) - 1 for _ in range(slices))
+        max_digit = tuple(min((1 << b) - 1, largest >> (b * k)) for k in range(slices))
+    shared = tuple(
+        (name, tuple(_split(torch.tensor(code), slices, b).tolist()))
+        for name, code in rule.shared_codes(mapping_section, weight_bits).items()
+    )
+    layout = SliceLayout(
+        kind=rule.name, weight_bits=weight_bits, slices=slices, bits_per_slice=b, levels=levels,
+        max_digit=max_digit, g_min=g_min, significance=rule.significance(weight_bits, slices, b),
+        digit_weight=rule.digit_weight, offset=rule.offset(mapping_section, weight_bits),
+        arrays=rule.arrays(mapping_section), shared=shared, conversions=rule.conversions(mapping_section),
+        step=(), peak=(),
+    )
+    step, peak = _conversion_extent(layout)
+    return _replace(layout, step=step, peak=peak)
+
+
+def _replace(layout: SliceLayout, **changes: Any) -> SliceLayout:
+    from dataclasses import replace
+
+    return replace(layout, **changes)
+
+
+def _conversion_extent(layout: SliceLayout) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """(step, peak) per slice from every representable weight's digits (at most 2^16 weights)."""
+    every = torch.arange(-layout.m, layout.m + 1, dtype=torch.int64)
+    digits = {**weight_digits(every, layout), **_shared_digit_tensors(layout, every.shape)}
+    steps, peaks = [], []
+    for k in range(layout.slices):
+        values, conductance = [], []
+        for conversion in layout.conversions:
+            combined = sum(int(c) * digits[name][k] for name, c in conversion.reads)
+            values.append(combined.abs())
+            g = sum(c * digits_to_conductance(digits[name][k : k + 1], layout, first=k)[0]
+                    for name, c in conversion.reads)
+            conductance.append(g.abs().max())
+        steps.append(math.gcd(*(int(v) for v in torch.cat(values).unique())) or 1)
+        peaks.append(float(max(conductance)))
+    return tuple(steps), tuple(peaks)
+
+
+def _shared_digit_tensors(layout: SliceLayout, shape: torch.Size) -> dict[str, torch.Tensor]:
+    return {name: torch.tensor(d, dtype=torch.int64).reshape(-1, *([1] * len(shape))).expand(-1, *shape)
+            for name, d in layout.shared}
 
 
 def quantize_weights(
@@ -109,57 +196,84 @@ def quantize_weights(
     return w_int, scale
 
 
-def _split(values: torch.Tensor, layout: SliceLayout) -> torch.Tensor:
+def _split(codes: torch.Tensor, slices: int, bits_per_slice: int) -> torch.Tensor:
     """Base-2^b digits of non-negative integers, stacked on a new leading slice dimension."""
-    if layout.slices == 1:
-        return values.unsqueeze(0)
-    b, mask = layout.bits_per_slice, (1 << layout.bits_per_slice) - 1
-    return torch.stack([(values >> (b * k)) & mask for k in range(layout.slices)])
+    if slices == 1:
+        return codes.unsqueeze(0)
+    mask = (1 << bits_per_slice) - 1
+    return torch.stack([(codes >> (bits_per_slice * k)) & mask for k in range(slices)])
 
 
-def weight_digits(w_int: torch.Tensor, layout: SliceLayout) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per-slice digits of integer weights: ``(d_pos, d_neg)`` for differential mappings, ``(d, None)`` for offset.
-
-    Output shape: ``[slices, *w_int.shape]``, int64.
-    """
+def weight_digits(w_int: torch.Tensor, layout: SliceLayout) -> dict[str, torch.Tensor]:
+    """Per-slice digits of integer weights on each per-weight array: ``{array: [slices, *w_int.shape]}``, int64."""
     m = layout.m
     w = w_int.to(torch.int64)
     if w.numel() and int(w.abs().max()) > m:
         raise ValueError(f"weights: integers must lie in [-{m}, {m}] for {layout.weight_bits}-bit weights")
-    if layout.kind == "offset":
-        return _split(w + m, layout), None
-    if layout.kind == "differential_two_sided":
-        return (m + w).unsqueeze(0), (m - w).unsqueeze(0)
-    magnitude = _split(w.abs(), layout)
-    positive = (w > 0).unsqueeze(0)
-    zero = torch.zeros_like(magnitude)
-    return torch.where(positive, magnitude, zero), torch.where(positive, zero, magnitude)
+    codes = get_mapping(layout.kind).codes(w, layout.weight_bits)
+    return {name: _split(codes[name], layout.slices, layout.bits_per_slice) for name in layout.arrays}
 
 
 def digits_to_conductance(
-    digits: torch.Tensor, layout: SliceLayout, dtype: torch.dtype = torch.float64
+    digits: torch.Tensor, layout: SliceLayout, dtype: torch.dtype = torch.float64, first: int = 0
 ) -> torch.Tensor:
-    """g = g_min + (1 - g_min) d / L_k for digits of shape [slices, ...]."""
+    """g = g_min + (1 - g_min) d / L_k for digits of shape [slices, ...] (slices ``first``, ``first`` + 1, ...)."""
     shape = (-1,) + (1,) * (digits.dim() - 1)
-    levels = torch.tensor(layout.levels, dtype=dtype, device=digits.device).reshape(shape)
-    return layout.g_min + (1.0 - layout.g_min) * digits.to(dtype) / levels
+    levels = torch.tensor(layout.levels[first : first + digits.shape[0]], dtype=dtype, device=digits.device)
+    return layout.g_min + (1.0 - layout.g_min) * digits.to(dtype) / levels.reshape(shape)
 
 
-def digits_to_weights(d_pos: torch.Tensor, d_neg: torch.Tensor | None, layout: SliceLayout) -> torch.Tensor:
+def recombine(
+    layout: SliceLayout,
+    converted: Callable[[int, int], Any],
+    x_total: Any,
+    exact: bool = False,
+    reduce: Callable[[Any], Any] | None = None,
+) -> Any:
+    """The digital side of one partition (module doc): ``converted(k, c)`` is conversion c of slice k.
+
+    One definition for every use: torch tensors (the signal path), integers (digits) and sympy symbols
+    (the theory's derivations, ``exact=True`` for rational coefficients). ``reduce`` (for batched forms
+    that hold every partition on one axis) sums each slice's pedestal-free conversions, and the input
+    total of the offset, over the partitions before they are scaled.
+    """
+    y = 0
+    for k in range(layout.slices):
+        q = _signed_sum(layout, k, converted)
+        if layout.pedestal and layout.g_min:
+            g_min = _exact(layout.g_min) if exact else layout.g_min
+            q = q - layout.pedestal * g_min * x_total
+        if reduce is not None:
+            q = reduce(q)
+        weight = layout.significance[k] * layout.digit_weight
+        y = y + (weight if exact else float(weight)) * (layout.current_to_digits(k, exact) * q)
+    if not layout.offset:
+        return y
+    return y - layout.offset * (x_total if reduce is None else reduce(x_total))
+
+
+def _signed_sum(layout: SliceLayout, k: int, converted: Callable[[int, int], Any]) -> Any:
+    total = None
+    for c, conversion in enumerate(layout.conversions):
+        q = converted(k, c)
+        if total is None:
+            total = q if conversion.sign == 1 else -q
+        else:
+            total = total + q if conversion.sign == 1 else total - q
+    return total
+
+
+def digits_to_weights(digits: dict[str, torch.Tensor], layout: SliceLayout) -> torch.Tensor:
     """The exact inverse of :func:`weight_digits` (integer arithmetic)."""
-    shape = (-1,) + (1,) * (d_pos.dim() - 1)
-    sig = torch.tensor(layout.significance, dtype=torch.int64, device=d_pos.device).reshape(shape)
-    if d_neg is None:
-        return (sig * d_pos).sum(0) - layout.m
-    total = (sig * (d_pos - d_neg)).sum(0)
-    return total // 2 if layout.kind == "differential_two_sided" else total
-
-
-def unit_column_digits(layout: SliceLayout) -> torch.Tensor:
-    """Digits of the unit column (u = M, a zero weight of the offset mapping), one per slice."""
-    if layout.kind != "offset":
-        raise ValueError("mapping.kind: the unit column exists for offset mappings only")
-    return _split(torch.tensor(layout.m, dtype=torch.int64), layout)
+    shape = next(iter(digits.values())).shape[1:]
+    every = {**digits, **_shared_digit_tensors(layout, shape)}
+    total = 0
+    for k in range(layout.slices):
+        q = _signed_sum(layout, k, lambda k, c: sum(int(coef) * every[name][k]
+                                                   for name, coef in layout.conversions[c].reads))
+        total = total + layout.significance[k] * q
+    weight = layout.digit_weight
+    return total * weight.numerator // weight.denominator - layout.offset
 
 
 def partitions(fan_in: int, rows: int) -> list[tuple[int, int]]:
@@ -173,5 +287,11 @@ def partitions(fan_in: int, rows: int) -> list[tuple[int, int]]:
 
 
 def column_groups(outputs: int, columns: int) -> list[tuple[int, int]]:
-    """Output ranges [start, stop) that share one array (and one unit column)."""
+    """Output ranges [start, stop) that share one array (and its shared columns)."""
     return partitions(outputs, columns)
+
+
+def group_index(outputs: int, columns: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """For each of ``outputs`` columns, the index of its column group (the shared column it reads)."""
+    return torch.cat([torch.full((b - a,), gi, device=device)
+                      for gi, (a, b) in enumerate(column_groups(outputs, columns))])

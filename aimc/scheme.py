@@ -21,6 +21,8 @@ import torch
 
 from ._fields import ConfigError, spec, validate_fields
 from .devices import DEVICE_LAWS, TORCH, Ops
+from .adc_ranges import RANGE_POLICIES
+from .mappings import MAPPINGS, get_mapping
 
 __all__ = [
     "ADC",
@@ -156,6 +158,20 @@ class Drift:
     def active(self) -> bool:
         return self.time > 0
 
+    @property
+    def random(self) -> bool:
+        """Whether drift differs from device to device (nu has a spread)."""
+        return self.active and self.nu_std > 0
+
+    @property
+    def compensation_gain(self) -> float:
+        """c = 1 / E[(t/t0)^(-nu)] with global compensation, 1 otherwise. For Gaussian nu,
+        E[exp(-nu L)] = exp(-nu_mean L + nu_std^2 L^2 / 2) with L = ln(t / t0) (the mean of a lognormal)."""
+        if not self.active or self.compensation == "none":
+            return 1.0
+        log_ratio = math.log(self.time / self.t0)
+        return 1.0 / math.exp(-self.nu_mean * log_ratio + 0.5 * (self.nu_std * log_ratio) ** 2)
+
     def check(self, path: str) -> None:
         if self.time > 0 and self.time < self.t0:
             raise ConfigError(f"{path}.time", f"must be 0 (no drift) or >= t0 = {self.t0} s")
@@ -214,6 +230,21 @@ class Device:
     def g_min(self) -> float:
         return 0.0 if math.isinf(self.on_off) else 1.0 / self.on_off
 
+    @property
+    def clip_bounds(self) -> tuple[float, float]:
+        """(low, high) of the programmed conductance after clipping (infinite where it is not clipped)."""
+        return {"none": (-math.inf, math.inf), "zero": (0.0, math.inf), "range": (self.g_min, 1.0)}[self.clip]
+
+    @property
+    def exact_conductances(self) -> bool:
+        """Whether every frozen conductance equals its target (no programming error, drift or stuck cell)."""
+        return not (self.programming.active or self.drift.active or self.stuck.active)
+
+    @property
+    def random(self) -> bool:
+        """Whether two chips, or two reads, differ: programming error, drift spread, stuck cells, read noise."""
+        return self.programming.active or self.drift.random or self.stuck.active or self.read_noise.active
+
 
 @dataclass(frozen=True)
 class Mapping:
@@ -221,16 +252,18 @@ class Mapping:
 
     kind: str = spec(
         "differential",
-        choices=("differential", "differential_two_sided", "offset"),
-        doc="differential: one-sided pair, a weight's magnitude on g+ (positive) or g- (negative), the other "
-        "cell at g_min; differential_two_sided: g+- = g_min + (1 - g_min)(1 +- w/M)/2; offset: one cell at "
-        "u = w + M, the offset removed after the ADC.",
+        choices=tuple(MAPPINGS),
+        doc="The signed-weight mapping (aimc.mappings, one module each): "
+        + "; ".join(f"{name}: {rule.description}" for name, rule in MAPPINGS.items())
+        + ".",
     )
     offset: str = spec(
         "digital",
         choices=("digital", "unit_column"),
-        doc="Offset removal (offset mapping only): digital (exact) or unit_column (an analog column programmed "
-        "at u = M in every array, read with its own errors and subtracted after the ADC).",
+        doc="Removal of a single-cell mapping's offset and g_min pedestal (offset, twos_complement, "
+        "ones_complement): digital (exact) or unit_column (an analog reference column, at u = M for offset and "
+        "at code 0 for the complements, in every array, read with its own errors and subtracted after the "
+        "ADC). Must stay digital for the differential mappings.",
     )
     subtraction: str = spec(
         "analog",
@@ -252,8 +285,9 @@ class Weights:
         kind=int,
         minimum=1,
         maximum=16,
-        doc="S: weight slices of b bits each (1 = unsliced). Differential slices the magnitude (B_w - 1 bits), "
-        "offset slices u = w + M (B_w bits); b = ceil(bits / S), the top slice may be under-used.",
+        doc="S: weight slices of b bits each (1 = unsliced). The mapping's code is split: a differential pair's "
+        "magnitude (B_w - 1 bits), offset's u = w + M (B_w bits), a complement code (B_w bits, one per slice); "
+        "b = ceil(encoded bits / S), the top slice may be under-used.",
     )
     per_channel: bool = spec(
         False, kind=bool, doc="Quantisation scale per output channel instead of per layer."
@@ -314,12 +348,10 @@ class ADC:
     bits: int = spec(8, kind=int, minimum=0, maximum=24, doc="B_adc; 0 = no ADC (ideal readout).")
     range: str = spec(
         "calibrated",
-        choices=("max", "granular", "calibrated", "aligned", "optimal"),
-        doc="max: the largest possible output; granular: one level per possible ideal output (full-precision "
-        "guarantee); calibrated: inner `percentile` % of profiled outputs; aligned: the granular range times "
-        "the smallest power of two (2^j, j of either sign) that covers the calibrated range, so levels line up "
-        "with the signal's levels (the paper's rule for bit slices, CrossSim's clip power); optimal: minimum "
-        "clipping + quantisation error on profiled outputs.",
+        choices=tuple(RANGE_POLICIES),
+        doc="The range policy (aimc.adc_ranges, one module each): "
+        + "; ".join(f"{name}: {policy.description}" for name, policy in RANGE_POLICIES.items())
+        + ".",
     )
     percentile: float = spec(
         99.98,
@@ -394,24 +426,18 @@ class Scheme:
     # -- rules that involve several fields -------------------------------------------------------------
     def _check_cross_fields(self) -> None:
         m, w, i = self.mapping, self.weights, self.inputs
-        if m.kind != "offset" and m.offset != "digital":
-            raise ConfigError("mapping.offset", "unit_column applies to mapping.kind offset only")
-        if m.kind == "offset" and m.subtraction != "analog":
-            raise ConfigError("mapping.subtraction", "applies to differential mappings only; leave it analog")
-        if m.kind == "differential_two_sided" and w.slices != 1:
-            raise ConfigError("weights.slices", "differential_two_sided supports unsliced weights only (1)")
-        magnitude_bits = w.bits if m.kind == "offset" else w.bits - 1
-        if w.slices > magnitude_bits:
+        get_mapping(m.kind).check(m, w)
+        encoded = self.encoded_bits
+        if w.slices > encoded:
             raise ConfigError(
-                "weights.slices",
-                f"{w.slices} slices cannot hold {magnitude_bits} bits ({m.kind}); allowed 1..{magnitude_bits}",
+                "weights.slices", f"{w.slices} slices cannot hold {encoded} bits ({m.kind}); allowed 1..{encoded}"
             )
-        b = -(-magnitude_bits // w.slices)
-        used = -(-magnitude_bits // b)
+        b = -(-encoded // w.slices)
+        used = -(-encoded // b)
         if used != w.slices:
             raise ConfigError(
                 "weights.slices",
-                f"{magnitude_bits} bits in {w.slices} slices of {b} bits leave {w.slices - used} slice(s) empty; "
+                f"{encoded} bits in {w.slices} slices of {b} bits leave {w.slices - used} slice(s) empty; "
                 f"allowed: a slice count whose ceil(bits/S)-bit slices are all used, e.g. {used}",
             )
         if i.slice_bits > i.bits:
@@ -429,14 +455,15 @@ class Scheme:
 
     # -- derived quantities --------------------------------------------------------------------------------
     @property
-    def magnitude_bits(self) -> int:
-        """Bits that the slices encode: B_w - 1 (differential magnitude) or B_w (offset u = w + M)."""
-        return self.weights.bits if self.mapping.kind == "offset" else self.weights.bits - 1
+    def encoded_bits(self) -> int:
+        """Bits that the slices encode: the bit length of the mapping's largest code (B_w - 1 for a one-sided
+        magnitude, B_w for u = w + M or a B_w-bit complement code)."""
+        return get_mapping(self.mapping.kind).encoded_bits(self.weights.bits)
 
     @property
     def bits_per_slice(self) -> int:
-        """b = ceil(magnitude_bits / S)."""
-        return -(-self.magnitude_bits // self.weights.slices)
+        """b = ceil(encoded_bits / S)."""
+        return -(-self.encoded_bits // self.weights.slices)
 
     # -- serialisation ----------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

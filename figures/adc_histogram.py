@@ -12,7 +12,7 @@ no ADC), then one pass over the images that records every layer's ADC inputs wit
 :class:`aimc.montecarlo.SignalProfile` (a bounded uniform sample; every value of the histogram layer) and
 calibrates the 8-bit ADC ranges from them with :func:`aimc.montecarlo.ranges_from_profile` (P = 99.98 %),
 exactly as ``convert`` calibrates (observe ideal layers without ADC, then calibrate), in one analog pass
-instead of two. Delta V_max is the width of the ``max`` range (:func:`aimc.pipeline.structural_range`: every
+instead of two. Delta V_max is the width of the ``max`` range (:mod:`aimc.adc_ranges.max`: every
 row at its largest input and conductance): 2 x peak for signed signals (differential, V / Delta V_max in
 [-0.5, 0.5]), peak for unsigned ones (offset, in [0, 1]).
 
@@ -39,7 +39,8 @@ import torch
 from aimc.montecarlo import SignalProfile, analog_layers, convert, ranges_from_profile
 
 from aimc.adc import calibrated_range
-from aimc.pipeline import signal_is_signed, structural_range
+from aimc.adc_ranges import slice_ranges
+from aimc.pipeline import signal_is_signed
 from aimc.scheme import Scheme
 
 from . import _base, _network
@@ -95,11 +96,11 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, point: dict) -> list[
     rows = []
     for index, layer in enumerate(layers):
         signals = layer.profile.signals(0)
-        calibrated = ranges_from_profile(with_adc, layer.profile, layer.signed_inputs)[0]
+        calibrated = ranges_from_profile(with_adc, layer.profile, layer.w_int.shape[1], layer.signed_inputs)[0]
         extremes = torch.stack([signals.min(), signals.max()])  # P = 100: the range holding every value
         observed = calibrated_range(extremes, 100.0, signal_is_signed(with_adc, layer.signed_inputs))
-        largest = structural_range(with_adc.with_overrides({"adc.range": "max"}), 0, layer.w_int.shape[1],
-                                   layer.signed_inputs)
+        largest = slice_ranges(with_adc.with_overrides({"adc.range": "max"}), layer.w_int.shape[1],
+                               layer.signed_inputs)[0]
         width = largest.high - largest.low
         row = {
             "layer": layer.name, "layer_index": index, "fan_in": layer.w_int.shape[1],

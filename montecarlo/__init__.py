@@ -2,11 +2,12 @@
 
 An independent implementation of the physical definitions in :mod:`aimc` (it never imports the theory package):
 it draws device errors per chip (:mod:`.devices`), simulates the signal path of every array, partition,
-slice and ADC (:mod:`.engine`, through :func:`aimc.pipeline.analog_mvm`), solves wire resistance exactly
-(:mod:`.parasitics`) and converts torch models to analog ones (:mod:`.layers`).
+slice and ADC (:mod:`.engine`, through the reference :func:`aimc.pipeline.analog_mvm` or, for linear
+currents, the batched and convolution forms of :mod:`.fast`, tested against it), solves wire resistance
+exactly (:mod:`.parasitics`) and converts torch models to analog ones (:mod:`.layers`).
 """
 
-from .devices import drift_compensation_gain, perturb_conductances, program_chips, read_noise_sigma
+from .devices import perturb_conductances, program_chips, read_noise_sigma
 from .engine import (
     CurrentModel,
     MVMResult,
@@ -28,7 +29,6 @@ __all__ = [
     "analog_layers",
     "calibrate_ranges",
     "convert",
-    "drift_compensation_gain",
     "fold_batchnorm",
     "no_tf32",
     "perturb_conductances",

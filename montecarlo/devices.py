@@ -11,8 +11,8 @@ Frozen once per programmed chip, in this order (``aimc.scheme.Device``):
 Drawn afresh at every MVM (every input vector) and every input slice: read noise ``g_read = g + sigma_r(g)
 z``, sigma_r evaluated at the chip's (programmed, drifted, stuck) conductance, not clipped.
 
-Global drift compensation multiplies every ADC input by ``c = 1 / E[(t/t0)^(-nu)]``; for Gaussian nu,
-``E[exp(-nu L)] = exp(-nu_mean L + nu_std^2 L^2 / 2)`` with ``L = ln(t / t0)`` (the mean of a lognormal).
+Global drift compensation multiplies every ADC input by ``c = 1 / E[(t/t0)^(-nu)]``
+(:attr:`aimc.scheme.Drift.compensation_gain`, defined once for theory and simulation).
 
 Every draw uses an explicit :class:`torch.Generator`; chip ``c`` of seed ``s`` has its own stream derived
 from ``(s, c)`` (so a chip's conductances do not depend on how many chips are simulated together).
@@ -26,11 +26,10 @@ import numpy as np
 import torch
 
 from aimc.pipeline import Programmed
-from aimc.scheme import Device, Drift
+from aimc.scheme import Device
 
 __all__ = [
     "chip_generator",
-    "drift_compensation_gain",
     "perturb_conductances",
     "program_chips",
     "read_noise_sigma",
@@ -52,15 +51,6 @@ def chip_generator(seed: int, chip: int, device: torch.device | str = "cpu") -> 
     return stream_generator(seed, 1, chip, device)
 
 
-def drift_compensation_gain(drift: Drift) -> float:
-    """c = 1 / E[(t/t0)^(-nu)], nu ~ N(nu_mean, nu_std): 1 without drift or without compensation."""
-    if not drift.active or drift.compensation == "none":
-        return 1.0
-    log_ratio = math.log(drift.time / drift.t0)
-    mean_factor = math.exp(-drift.nu_mean * log_ratio + 0.5 * (drift.nu_std * log_ratio) ** 2)
-    return 1.0 / mean_factor
-
-
 def perturb_conductances(g: torch.Tensor, device: Device, generator: torch.Generator) -> torch.Tensor:
     """One chip's frozen conductances from target conductances ``g`` (any shape): steps 1-4 above."""
     g_min = device.g_min
@@ -70,10 +60,9 @@ def perturb_conductances(g: torch.Tensor, device: Device, generator: torch.Gener
         sigma = prog.sigma(g, g_min)
         z = torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device)
         out = g + sigma * z
-    if device.clip == "zero":
-        out = out.clamp(min=0.0)
-    elif device.clip == "range":
-        out = out.clamp(min=g_min, max=1.0)
+    low, high = device.clip_bounds
+    if math.isfinite(low) or math.isfinite(high):
+        out = out.clamp(min=low if math.isfinite(low) else None, max=high if math.isfinite(high) else None)
     drift = device.drift
     if drift.active:
         nu = drift.nu_mean + drift.nu_std * torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device)
@@ -89,18 +78,15 @@ def perturb_conductances(g: torch.Tensor, device: Device, generator: torch.Gener
 def program_chips(ideal: Programmed, device: Device, seed: int, chips: range | list[int]) -> Programmed:
     """Program the given chip indices: ``ideal`` (one chip, leading dimension 1) -> [len(chips), ...].
 
-    Every device of every array (positive, negative and unit-column cells) gets its own errors; chip ``c``
-    draws from :func:`chip_generator` ``(seed, c)``.
+    Every device of every array (the mapping's arrays and its shared columns) gets its own errors; chip
+    ``c`` draws from :func:`chip_generator` ``(seed, c)``, array after array in the mapping's order.
     """
-    parts: list[list[torch.Tensor]] = [[], [], []]
-    tensors = (ideal.g_pos, ideal.g_neg, ideal.g_unit)
+    parts: dict[str, list[torch.Tensor]] = {name: [] for name in ideal.arrays}
     for c in chips:
-        gen = chip_generator(seed, c, ideal.g_pos.device)
-        for slot, t in enumerate(tensors):
-            if t is not None:
-                parts[slot].append(perturb_conductances(t[0], device, gen))
-    stacked = [torch.stack(p) if p else None for p in parts]
-    return Programmed(stacked[0], stacked[1], stacked[2])
+        gen = chip_generator(seed, c, ideal.first.device)
+        for name, t in ideal.arrays.items():
+            parts[name].append(perturb_conductances(t[0], device, gen))
+    return Programmed({name: torch.stack(p) for name, p in parts.items()})
 
 
 def read_noise_sigma(g: torch.Tensor, device: Device) -> torch.Tensor:

@@ -1,15 +1,16 @@
 """The Monte Carlo engine: device-level simulation of a layer's analog MVM on many chips at once.
 
-The signal path is :func:`aimc.pipeline.analog_mvm` (shared with the theory); this module supplies what
-the pipeline leaves open:
+The signal path is :func:`aimc.pipeline.analog_mvm` (the reference, shared with the theory), or its
+batched form :func:`aimc.montecarlo.fast.linear_mvm` when the currents are linear; this module supplies
+what the pipeline leaves open:
 
 * programmed chips (:func:`montecarlo.devices.program_chips`: programming error, clipping, drift, stuck
   cells, frozen per chip);
 * the column-current model (:class:`CurrentModel`, the pipeline's ``currents`` hook): read noise drawn per
   device afresh for every input vector and input slice, and wire resistance (exact circuit solvers of
   :mod:`montecarlo.parasitics`);
-* ADC ranges: ``max``/``granular`` from the structure (:func:`aimc.pipeline.structural_range`),
-  ``calibrated``/``aligned``/``optimal`` from signals profiled on ideal arrays (observe -> calibrate -> convert);
+* ADC ranges (:func:`aimc.adc_ranges.slice_ranges`): structural policies from the structure, profiled
+  ones from signals profiled on ideal arrays (observe -> calibrate -> convert);
 * batching over chips, input vectors and input slices, with memory bounded by chunking.
 
 Read noise modes. ``per_device`` (reference): every device of every read gets its own N(0, 1) draw,
@@ -31,20 +32,15 @@ from dataclasses import dataclass
 import torch
 
 from aimc.adc import ADCRange
+from aimc.adc_ranges import range_policy, slice_ranges
 from aimc.layers import Layer, QuantizedLayer, quantize_layer
 from aimc.mapping import SliceLayout, column_groups
 from aimc.metrics import error_summary
-from aimc.pipeline import (
-    Programmed,
-    analog_mvm,
-    matmul_currents,
-    profiled_ranges,
-    program_ideal,
-    structural_range,
-)
+from aimc.pipeline import Programmed, analog_mvm, matmul_currents, program_ideal
 from aimc.scheme import Scheme
 
-from .devices import drift_compensation_gain, program_chips, read_noise_sigma, stream_generator
+from .devices import program_chips, read_noise_sigma, stream_generator
+from .fast import linear_mvm
 
 __all__ = [
     "CurrentModel",
@@ -115,7 +111,7 @@ class CurrentModel:
 
     Every call is one read of one array (one cell polarity) for T input slices of B vectors: read noise is
     drawn afresh for each call, vector and slice. When :attr:`linear` holds, the pipeline may read a
-    differential pair as one array of g+ - g- (``analog_mvm(..., linear_currents=True)``).
+    differential pair as one array of g+ - g- (:func:`aimc.montecarlo.fast.linear_mvm`).
     """
 
     def __init__(
@@ -365,15 +361,13 @@ def profile_signals(
     step = chunk or _vector_block(scheme, x_int.shape[1], w_int.shape[0], 1, False, DEFAULT_BUDGET, signed_inputs)
     with no_tf32():
         for b0 in range(0, x_int.shape[0], step):
-            analog_mvm(
-                x_int[b0 : b0 + step], ideal, scheme, signed_inputs=signed_inputs, observer=profile, linear_currents=True
-            )
+            linear_mvm(x_int[b0 : b0 + step], ideal, scheme, signed_inputs=signed_inputs, observer=profile)
     return profile
 
 
-def ranges_from_profile(scheme: Scheme, profile: SignalProfile, signed_inputs: bool) -> list[ADCRange]:
-    """Calibrated, aligned or optimal ranges per weight slice from the profile (:func:`profiled_ranges`)."""
-    return profiled_ranges(scheme, [profile.signals(k) for k in range(len(profile.samples))], signed_inputs)
+def ranges_from_profile(scheme: Scheme, profile: SignalProfile, fan_in: int, signed_inputs: bool) -> list[ADCRange]:
+    """The profiled policy's range per weight slice of a layer of fan-in ``fan_in`` from the profile."""
+    return slice_ranges(scheme, fan_in, signed_inputs, profile.signals)
 
 
 def calibrate_ranges(
@@ -387,19 +381,15 @@ def calibrate_ranges(
 ) -> list[ADCRange] | None:
     """One ADC range per weight slice for the scheme's policy (``None`` without an ADC).
 
-    ``max``/``granular`` need no data; ``calibrated``/``optimal`` profile the ideal arrays on the
-    calibration inputs ``x_int`` (integer codes [vectors, K]).
+    Structural policies need no data; profiled ones profile the ideal arrays on the calibration inputs
+    ``x_int`` (integer codes [vectors, K]).
     """
-    a = scheme.adc
-    layout = SliceLayout.from_scheme(scheme)
-    if a.bits == 0:
-        return None
-    if a.range in ("max", "granular"):
-        return [structural_range(scheme, k, w_int.shape[1], signed_inputs) for k in range(layout.slices)]
+    if scheme.adc.bits == 0 or not range_policy(scheme.adc.range).profiled:
+        return slice_ranges(scheme, w_int.shape[1], signed_inputs)
     if x_int is None or x_int.shape[0] == 0:
-        raise ValueError(f"adc.range: {a.range} needs calibration inputs to profile")
+        raise ValueError(f"adc.range: {scheme.adc.range} needs calibration inputs to profile")
     profile = profile_signals(scheme, w_int, x_int, signed_inputs, dtype=dtype, chunk=chunk)
-    return ranges_from_profile(scheme, profile, signed_inputs)
+    return ranges_from_profile(scheme, profile, w_int.shape[1], signed_inputs)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -434,8 +424,8 @@ def _vector_block(
 
 
 def _chip_block(scheme: Scheme, n: int, k: int, budget: int) -> int:
-    pairs = 1 if scheme.mapping.kind == "offset" else 2
-    per_chip = scheme.weights.slices * n * k * pairs
+    arrays = len(SliceLayout.from_scheme(scheme).arrays)
+    per_chip = scheme.weights.slices * n * k * arrays
     return max(1, budget // max(1, 4 * per_chip))
 
 
@@ -487,7 +477,7 @@ def simulate_mvm(
             raise ValueError(f"ranges: a list of ADCRange, None or 'auto', got {ranges!r}")
         x_cal = x_int if calibration_inputs is None else calibration_inputs.to(dev)
         ranges = calibrate_ranges(scheme, w_int, x_cal, signed, dtype=torch.float64)
-    gain = drift_compensation_gain(scheme.device.drift)
+    gain = scheme.device.drift.compensation_gain
     currents = CurrentModel(scheme, stream_generator(seed, 2, 0, dev), read_noise_mode, budget)
     per_device = currents.noisy and read_noise_mode == "per_device"
     c_step = _chip_block(scheme, n, k, budget)
@@ -499,16 +489,12 @@ def simulate_mvm(
             c1 = min(chips, c0 + c_step)
             programmed = program_chips(ideal, scheme.device, seed, range(c0, c1))
             for b0 in range(0, x_int.shape[0], b_step):
-                y = analog_mvm(
-                    x_int[b0 : b0 + b_step],
-                    programmed,
-                    scheme,
-                    signed_inputs=signed,
-                    ranges=ranges,
-                    currents=currents,
-                    gain=gain,
-                    linear_currents=currents.linear,
-                )
+                xb = x_int[b0 : b0 + b_step]
+                if currents.linear:
+                    y = linear_mvm(xb, programmed, scheme, signed_inputs=signed, ranges=ranges, gain=gain)
+                else:
+                    y = analog_mvm(xb, programmed, scheme, signed_inputs=signed, ranges=ranges, currents=currents,
+                                   gain=gain)
                 out[c0:c1, b0 : b0 + b_step] = y.to("cpu", torch.float64)
     return MVMResult(out, q.reference, ranges, gain, signed)
 

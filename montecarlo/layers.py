@@ -23,7 +23,7 @@ Conv2d runs through the same analog MVM as Linear: unfold (im2col) the input int
 vectors, batch over images and positions. Convolution-native ADC path: with linear currents (no read
 noise, no wire resistance, nothing recorded) and row partitions on whole input channels (C k k <= rows, or
 rows a multiple of k k), the currents of every partition are read as grouped convolutions
-(:func:`aimc.pipeline.linear_conv2d`) and converted by the pipeline's own digitisation, the same
+(:func:`aimc.montecarlo.fast.linear_conv2d`) and converted by the same digitisation, the same
 conversions as im2col without the unfolded copy (tested against im2col in
 ``tests/montecarlo/test_mc_conv_path.py``).
 
@@ -50,19 +50,12 @@ from torch.nn import functional as F
 
 from aimc.adc import ADCRange
 from aimc.inputs import input_max, saturate_inputs, slice_count
+from aimc.adc_ranges import range_policy, slice_ranges
 from aimc.mapping import SliceLayout, quantize_weights
-from aimc.pipeline import (
-    DEFAULT_BLOCK,
-    analog_mvm,
-    conv_partition_channels,
-    linear_conv2d,
-    linear_vector_step,
-    program_ideal,
-    structural_range,
-)
+from aimc.pipeline import analog_mvm, program_ideal
 from aimc.scheme import Scheme
 
-from .devices import drift_compensation_gain, program_chips
+from .devices import program_chips
 from .engine import (
     DEFAULT_BUDGET,
     CurrentModel,
@@ -74,6 +67,7 @@ from .engine import (
     tf32,
     tf32_truncate,
 )
+from .fast import DEFAULT_BLOCK, conv_partition_channels, linear_conv2d, linear_mvm, linear_vector_step
 
 __all__ = [
     "AnalogConv2d",
@@ -107,7 +101,7 @@ class _AnalogBase(nn.Module):
         self.ranges: list[ADCRange] | None = None
         self.programmed = None
         self.currents: CurrentModel | None = None
-        self.gain = drift_compensation_gain(scheme.device.drift)
+        self.gain = scheme.device.drift.compensation_gain
         self.dtype = torch.float32
         self.read_noise_mode = "per_device"
         self.budget = DEFAULT_BUDGET
@@ -133,8 +127,7 @@ class _AnalogBase(nn.Module):
         programmed = target if ideal else program_chips(target, self.scheme.device, seed, [0])
         self.programmed = programmed
         self._effective = self._effective_split = None
-        d = self.scheme.device
-        self._exact_cells = ideal or not (d.programming.active or d.drift.active or d.stuck.active)
+        self._exact_cells = ideal or self.scheme.device.exact_conductances
 
     # -- the input-linear fast path --------------------------------------------------------------------------
     @property
@@ -166,7 +159,7 @@ class _AnalogBase(nn.Module):
         if self._effective is None:
             n, k = self.w_int.shape
             dev = self.w_int.device
-            g = self.programmed.g_pos
+            g = self.programmed.first
             per_vector = 2 * g.shape[1] * n * -(-k // min(k, self.scheme.array.rows))
             step = max(1, min(k, self.budget // max(1, per_vector)))
             cols = []
@@ -175,9 +168,8 @@ class _AnalogBase(nn.Module):
                     k1 = min(k, k0 + step)
                     eye = torch.zeros(k1 - k0, k, dtype=torch.int64, device=dev)
                     eye[torch.arange(k1 - k0, device=dev), torch.arange(k0, k1, device=dev)] = 1
-                    cols.append(analog_mvm(eye, self.programmed, self.scheme, signed_inputs=self.signed_inputs,
-                                           ranges=None, currents=self.currents, gain=self.gain,
-                                           linear_currents=True, block=self.budget)[0])
+                    cols.append(linear_mvm(eye, self.programmed, self.scheme, signed_inputs=self.signed_inputs,
+                                           ranges=None, gain=self.gain, block=self.budget)[0])
             w_eff = torch.cat(cols).T.contiguous()
             if self._exact_cells:
                 # Ideal cells: the decode returns the integer product exactly (the exactness property of
@@ -287,10 +279,13 @@ class _AnalogBase(nn.Module):
         with no_tf32():
             for b0 in range(0, x2d.shape[0], step):
                 x_int, x_scale = self._quantize(x2d[b0 : b0 + step])
-                y = analog_mvm(x_int, self.programmed, self.scheme, signed_inputs=self.signed_inputs,
-                               ranges=self.ranges, currents=currents, gain=self.gain, observer=observer,
-                               # recorded bit-line currents must be the physical ones, not g+ - g-
-                               linear_currents=self.currents.linear and not self.record_stats)[0]
+                # recorded bit-line currents must be the physical ones, not g+ - g-
+                if self.currents.linear and not self.record_stats:
+                    y = linear_mvm(x_int, self.programmed, self.scheme, signed_inputs=self.signed_inputs,
+                                   ranges=self.ranges, gain=self.gain, observer=observer)[0]
+                else:
+                    y = analog_mvm(x_int, self.programmed, self.scheme, signed_inputs=self.signed_inputs,
+                                   ranges=self.ranges, currents=currents, gain=self.gain, observer=observer)[0]
                 outs.append(y.to(torch.float32) * (x_scale.float() * self.w_scale))
         y = torch.cat(outs) if outs else x2d.new_zeros(0, n)
         return y if self.bias is None else y + self.bias
@@ -605,14 +600,11 @@ def convert(
 
 
 def _calibrate_adcs(model: nn.Module, layers: list[_AnalogBase], scheme: Scheme, batches: list[torch.Tensor]) -> None:
-    a = scheme.adc
-    if a.bits == 0:
+    if scheme.adc.bits == 0:
         return
-    if a.range in ("max", "granular"):
+    if not range_policy(scheme.adc.range).profiled:
         for layer in layers:
-            slices = SliceLayout.from_scheme(scheme).slices
-            layer.ranges = [structural_range(scheme, k, layer.w_int.shape[1], layer.signed_inputs)
-                            for k in range(slices)]
+            layer.ranges = slice_ranges(scheme, layer.w_int.shape[1], layer.signed_inputs)
         return
     # observe with ideal analog layers (no device error, no ADC), layer by layer through the analog model
     for layer in layers:
@@ -623,7 +615,7 @@ def _calibrate_adcs(model: nn.Module, layers: list[_AnalogBase], scheme: Scheme,
         for b in batches:
             model(b)
     for layer in layers:
-        layer.ranges = ranges_from_profile(scheme, layer.profile, layer.signed_inputs)
+        layer.ranges = ranges_from_profile(scheme, layer.profile, layer.w_int.shape[1], layer.signed_inputs)
         layer.profile = None
 
 

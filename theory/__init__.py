@@ -9,13 +9,13 @@ from .budget import (
     weight_error_variance,
     weight_gain,
 )
-from .symbolic import decode_coefficients, device_moments, formulas, formulas_latex
+from .symbolic import conversion_scales, device_moments, formulas, formulas_latex
 
 __all__ = [
     "SOURCES",
     "Budget",
     "InputStatistics",
-    "decode_coefficients",
+    "conversion_scales",
     "device_moments",
     "error_budget",
     "expected_weight_error",

@@ -1,14 +1,16 @@
 r"""The error budget of one layer: per-output bias and variance by source, in closed form.
 
-For a scheme and a layer, the digital output is y = sum_p sum_k c_k (sum_t 2^(s t) Q(S_pkt) - pedestal),
-c_k = dy/dg_k (from :func:`aimc.theory.symbolic.decode_coefficients`), S the ADC input. Its error is, per
-output j and input vector b,
+For a scheme and a layer, the digital output is y = sum_p sum_k sum_c c_kc (sum_t 2^(s t) Q(S_pkct) - pedestal),
+c_kc = dy/dQ_kc the weight of conversion c of slice k in the recombination (from
+:func:`aimc.theory.symbolic.conversion_scales`), S its ADC input: the signed sum of the currents of the
+conversion's arrays (:class:`aimc.mappings.Conversion`). Its error is, per output j and input vector b,
 
-* frozen device error (programming, drift, stuck): bias sum_k c_k sum_i x_i E[h_i - g_i] and variance
-  sum_k c_k^2 sum_i x_i^2 Var h_i (h the effective conductance, including the drift-compensation gain);
-* read noise (fresh per MVM and per input slice): sum_k c_k^2 sum_i (sum_t 4^(s t) x_ti^2) E[sigma_r^2];
-* the unit column (offset mapping): its own frozen, read and ADC error, common to every output of one
-  array: a covariance between those outputs;
+* frozen device error (programming, drift, stuck): bias sum_kc c_kc sum_i x_i E[h_i - g_i] and variance
+  sum_kc c_kc^2 sum_i x_i^2 Var h_i (h the effective conductance of the conversion's cells, combined with
+  their coefficients, including the drift-compensation gain);
+* read noise (fresh per MVM and per input slice): sum_kc c_kc^2 sum_i (sum_t 4^(s t) x_ti^2) E[sigma_r^2];
+* shared arrays (the offset mapping's unit column): their own frozen, read and ADC error, common to every
+  output of one array: a covariance between those outputs;
 * parasitics: the first-order systematic error of :mod:`aimc.theory.parasitics` (a bias);
 * the ADC, per conversion (partition, weight slice, input slice with digital accumulation): exact
   rounding and clipping moments of :mod:`aimc.theory.adc` for given inputs; Delta^2/12 per conversion for
@@ -30,22 +32,15 @@ import torch
 
 from aimc import adc as adc_mod
 from aimc.adc import ADCRange
-from aimc.inputs import input_slices, slice_significance
+from aimc.adc_ranges import range_policy, slice_ranges
+from aimc.inputs import conversion_significances, input_slices, slice_significance
 from aimc.layers import QuantizedLayer
-from aimc.mapping import (
-    SliceLayout,
-    column_groups,
-    digits_to_conductance,
-    partitions,
-    unit_column_digits,
-    weight_digits,
-)
-from aimc.pipeline import profiled_ranges, structural_range
+from aimc.mapping import SliceLayout, column_groups, partitions, weight_digits
 from aimc.scheme import Scheme
 
 from . import adc as theory_adc
 from .parasitics import gate_bitline_error, row_column_error
-from .symbolic import DeviceMoments, decode_coefficients, device_moments
+from .symbolic import DeviceMoments, conversion_scales, device_moments
 
 __all__ = ["SOURCES", "Budget", "InputStatistics", "error_budget", "expected_weight_error", "weight_error_variance",
            "weight_gain"]
@@ -179,15 +174,8 @@ class _Cells:
 
 
 def _level_moments(scheme: Scheme, layout: SliceLayout, k: int) -> tuple[np.ndarray, DeviceMoments]:
-    digits = torch.arange(layout.levels[k] + 1).reshape(1, -1)
-    grid = digits_to_conductance(digits, _single(layout, k))[0].numpy()
+    grid = layout.level_conductances(k).numpy()
     return grid, device_moments(scheme.device, grid)
-
-
-def _single(layout: SliceLayout, k: int) -> SliceLayout:
-    from dataclasses import replace
-
-    return replace(layout, slices=1, levels=(layout.levels[k],), max_digit=(layout.max_digit[k],))
 
 
 def _cells(digits: np.ndarray, grid: np.ndarray, moments: DeviceMoments) -> _Cells:
@@ -197,48 +185,45 @@ def _cells(digits: np.ndarray, grid: np.ndarray, moments: DeviceMoments) -> _Cel
     return _Cells(g, bias, var, moments.read_var[digits])
 
 
-def _combine(pos: _Cells, neg: _Cells) -> _Cells:
-    """Analog subtraction: one ADC sees g+ - g-; independent cells, variances add."""
+def _combine(parts: list[tuple[_Cells, float]]) -> _Cells:
+    """Cells read together with coefficients (analog subtraction: one ADC sees g+ - g-): independent cells,
+    so means combine linearly and variances with squared coefficients."""
+    if len(parts) == 1 and parts[0][1] == 1:
+        return parts[0][0]
     return _Cells(
-        pos.g - neg.g,
-        {s: pos.bias[s] - neg.bias[s] for s in _FROZEN},
-        {s: pos.var[s] + neg.var[s] for s in _FROZEN},
-        pos.read + neg.read,
+        sum(c * cells.g for cells, c in parts),
+        {s: sum(c * cells.bias[s] for cells, c in parts) for s in _FROZEN},
+        {s: sum(c * c * cells.var[s] for cells, c in parts) for s in _FROZEN},
+        sum(c * c * cells.read for cells, c in parts),
     )
 
 
 @dataclass
 class _ColumnSet:
-    """Columns converted by one ADC per output: the cells, their sign in the output, the physical columns."""
+    """One conversion: its combined cells, its weight c_kc in the output, the physical columns it reads
+    (conductances and coefficients), and whether it reads shared arrays (one column per group)."""
 
     cells: _Cells
-    sign: float
+    scale: float
     physical: list[tuple[np.ndarray, float]]
     common: bool = False
 
 
 def _column_sets(w_int: torch.Tensor, scheme: Scheme, layout: SliceLayout, groups: list) -> list[list[_ColumnSet]]:
-    """For each weight slice, the column sets (see :class:`_ColumnSet`)."""
-    d_pos, d_neg = weight_digits(w_int, layout)
+    """For each weight slice, one :class:`_ColumnSet` per conversion of the mapping."""
+    digits = weight_digits(w_int, layout)
+    scales = conversion_scales(layout)
     out = []
     for k in range(layout.slices):
         grid, moments = _level_moments(scheme, layout, k)
-        pos = _cells(d_pos[k].numpy(), grid, moments)
-        sets: list[_ColumnSet] = []
-        if d_neg is not None:
-            neg = _cells(d_neg[k].numpy(), grid, moments)
-            if scheme.mapping.subtraction == "analog":
-                sets.append(_ColumnSet(_combine(pos, neg), 1.0, [(pos.g, 1.0), (neg.g, -1.0)]))
-            else:
-                sets += [_ColumnSet(pos, 1.0, [(pos.g, 1.0)]), _ColumnSet(neg, -1.0, [(neg.g, 1.0)])]
-        else:
-            sets.append(_ColumnSet(pos, 1.0, [(pos.g, 1.0)]))
-            if scheme.mapping.offset == "unit_column":
-                unit_digit = int(unit_column_digits(layout)[k])
-                digits = np.full((len(groups), w_int.shape[1]), unit_digit)
-                unit = _cells(digits, grid, moments)
-                sets.append(_ColumnSet(unit, -1.0, [(unit.g, 1.0)], common=True))
-        out.append(sets)
+        cells = {name: _cells(d[k].numpy(), grid, moments) for name, d in digits.items()}
+        for name, shared in layout.shared:
+            cells[name] = _cells(np.full((len(groups), w_int.shape[1]), shared[k]), grid, moments)
+        out.append([
+            _ColumnSet(_combine([(cells[name], coef) for name, coef in conversion.reads]), float(scales[k, c]),
+                       [(cells[name].g, coef) for name, coef in conversion.reads], layout.is_shared(conversion))
+            for c, conversion in enumerate(layout.conversions)
+        ])
     return out
 
 
@@ -265,10 +250,9 @@ def error_budget(
     groups = column_groups(n_out, scheme.array.columns)
     group_index = np.concatenate([np.full(b - a, gi) for gi, (a, b) in enumerate(groups)])
     sets = _column_sets(w_int, scheme, layout, groups)
-    coef = decode_coefficients(layout)
     if isinstance(x, InputStatistics):
-        return _statistics_budget(w_int, x, scheme, layout, sets, coef, ranges, groups, group_index)
-    return _given_budget(w_int, x, signed, scheme, layout, sets, coef, ranges, groups, group_index)
+        return _statistics_budget(w_int, x, scheme, layout, sets, ranges, groups, group_index)
+    return _given_budget(w_int, x, signed, scheme, layout, sets, ranges, groups, group_index)
 
 
 def expected_weight_error(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> np.ndarray:
@@ -281,23 +265,22 @@ def expected_weight_error(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> n
     decode coefficients; with a unit column its cells' bias is shared by every output of its group.
     A nonzero mean is the same on every chip: a systematic error, not averaged away by more chips.
     """
-    return _per_weight(w_int, scheme, lambda c, cs: c * cs.sign * cs.cells.bias[_FROZEN[-1]])
+    return _per_weight(w_int, scheme, lambda cs: cs.scale * cs.cells.bias[_FROZEN[-1]])
 
 
 def _per_weight(w_int: torch.Tensor | np.ndarray, scheme: Scheme, term) -> np.ndarray:
-    """sum over slices k and column sets of ``term(c_k, column_set)`` (per cell, cumulative over the frozen
-    stages), a unit column's term added to every weight of its group: [N, K]."""
+    """sum over slices k and conversions of ``term(column_set)`` (per cell, cumulative over the frozen
+    stages), a shared column's term added to every weight of its group: [N, K]."""
     w_int = torch.as_tensor(np.asarray(w_int)).to(torch.int64)
     if w_int.dim() != 2:
         raise ValueError(f"w_int: expected [outputs, inputs], got shape {list(w_int.shape)}")
     layout = SliceLayout.from_scheme(scheme)
     groups = column_groups(w_int.shape[0], scheme.array.columns)
     group_index = np.concatenate([np.full(b - a, gi) for gi, (a, b) in enumerate(groups)])
-    coef = decode_coefficients(layout)
     out = np.zeros(tuple(w_int.shape))
-    for k, slice_sets in enumerate(_column_sets(w_int, scheme, layout, groups)):
+    for slice_sets in _column_sets(w_int, scheme, layout, groups):
         for cs in slice_sets:
-            total = term(coef[k], cs)
+            total = term(cs)
             out += total[group_index] if cs.common else total
     return out
 
@@ -310,7 +293,7 @@ def weight_error_variance(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> n
     column's cells add their variance to every weight of their group: that part is shared by the outputs
     of the group (one draw per chip), which a per-weight variance does not show.
     """
-    return _per_weight(w_int, scheme, lambda c, cs: c**2 * cs.cells.var[_FROZEN[-1]])
+    return _per_weight(w_int, scheme, lambda cs: cs.scale**2 * cs.cells.var[_FROZEN[-1]])
 
 
 def weight_gain(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> float:
@@ -365,7 +348,7 @@ def _expand(terms: dict[str, np.ndarray], group_index: np.ndarray) -> dict[str, 
     return {s: v[:, group_index] for s, v in terms.items()}
 
 
-def _given_budget(w_int, x_int, signed, scheme, layout, sets, coef, ranges, groups, group_index) -> Budget:
+def _given_budget(w_int, x_int, signed, scheme, layout, sets, ranges, groups, group_index) -> Budget:
     i = scheme.inputs
     xs = input_slices(x_int, i.bits, i.slice_bits, signed).numpy().astype(np.float64)  # [T, B, K]
     t_sig = np.array(slice_significance(i.bits, i.slice_bits, signed), dtype=np.float64)
@@ -382,21 +365,20 @@ def _given_budget(w_int, x_int, signed, scheme, layout, sets, coef, ranges, grou
     for k, slice_sets in enumerate(sets):
         for cs, conv in zip(slice_sets, conversions[k]):
             b_t, v_t = (common_bias, common_var) if cs.common else (bias, var)
-            scale = coef[k] * cs.sign
+            scale = cs.scale
             _analog_terms(b_t, v_t, cs.cells, x, x2, xt2, scale)
             for p in conv:
                 b_t["parasitics"] += scale * p["parasitic_total"]
             if ranges is not None:
                 _adc_terms(b_t, v_t, conv, xs, t_sig, cs.cells, scheme.adc.bits, ranges[k], scale, digital_acc)
-    unit_total = {s: common_bias[s] for s in SOURCES}
-    if layout.kind == "offset" and scheme.mapping.offset == "unit_column":
-        bias["unit_column"] += sum(_expand(unit_total, group_index).values())
+    if layout.shared:
+        bias["unit_column"] += sum(_expand(common_bias, group_index).values())
         var["unit_column"] += sum(_expand(common_var, group_index).values())
     reference = (x_int.to(torch.float64) @ w_int.to(torch.float64).T).numpy()
     ms = float(np.mean(reference**2))
     if ms == 0:
         raise ValueError("the digital reference output is identically zero; relative errors are undefined")
-    common = sum(common_var.values()) if scheme.mapping.offset == "unit_column" else None
+    common = sum(common_var.values()) if layout.shared else None
     return Budget(scheme, bias, var, ms, groups, common, ranges)
 
 
@@ -436,12 +418,11 @@ def _conversions(xs, t_sig, sets, parts, digital_acc, scheme) -> list[list[list[
 
 
 def _default_ranges(scheme, layout, conversions, fan_in, signed) -> list[ADCRange]:
-    policy = scheme.adc.range
-    if policy in ("max", "granular"):
-        return [structural_range(scheme, k, fan_in, signed) for k in range(layout.slices)]
-    samples = [torch.from_numpy(np.concatenate([e["mu"].ravel() for parts in per_set for e in parts]))
-               for per_set in conversions]
-    return profiled_ranges(scheme, samples, signed)
+    """The scheme's ADC ranges; a profiled policy profiles the exact ideal signals of the given inputs."""
+    def signals(k: int) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate([e["mu"].ravel() for parts in conversions[k] for e in parts]))
+
+    return slice_ranges(scheme, fan_in, signed, signals)
 
 
 def _adc_terms(bias, var, conv, xs, t_sig, cells: _Cells, bits, rng, scale, digital_acc) -> None:
@@ -497,7 +478,7 @@ def _cross_change(xc, frozen_v, w, gain, gain_ref) -> np.ndarray:
     return total
 
 
-def _statistics_budget(w_int, stats, scheme, layout, sets, coef, ranges, groups, group_index) -> Budget:
+def _statistics_budget(w_int, stats, scheme, layout, sets, ranges, groups, group_index) -> Budget:
     """Input-statistics form: expectations over inputs of independent rows; ADC by Delta^2/12."""
     i = scheme.inputs
     t_sig = np.array(slice_significance(i.bits, i.slice_bits, stats.signed), dtype=np.float64)
@@ -516,16 +497,15 @@ def _statistics_budget(w_int, stats, scheme, layout, sets, coef, ranges, groups,
     common_bias, common_var = _empty((1, len(groups))), _empty((1, len(groups)))
     fluct = x2 - mean**2
     if scheme.adc.bits > 0 and ranges is None:
-        if scheme.adc.range not in ("max", "granular"):
+        if range_policy(scheme.adc.range).profiled:
             raise ValueError(f"adc.range: {scheme.adc.range} needs given inputs or explicit ranges in statistics form")
-        ranges = [structural_range(scheme, k, w_int.shape[1], stats.signed) for k in range(layout.slices)]
-    parts = partitions(w_int.shape[1], scheme.array.rows)
-    digital_acc = i.accumulation == "digital" and len(t_sig) > 1
-    conversions = len(parts) * (float(np.sum(t_sig**2)) if digital_acc else 1.0)
+        ranges = slice_ranges(scheme, w_int.shape[1], stats.signed)
+    conversions = len(partitions(w_int.shape[1], scheme.array.rows)) * float(
+        np.sum(np.square(conversion_significances(i, stats.signed), dtype=np.float64)))
     for k, slice_sets in enumerate(sets):
         for cs in slice_sets:
             b_t, v_t = (common_bias, common_var) if cs.common else (bias, var)
-            scale = coef[k] * cs.sign
+            scale = cs.scale
             prev_v, prev_b = 0.0, 0.0
             for s in _FROZEN:
                 b_mean = mean @ cs.cells.bias[s].T
@@ -535,13 +515,14 @@ def _statistics_budget(w_int, stats, scheme, layout, sets, coef, ranges, groups,
                 prev_b, prev_v = b_mean, v_s
             v_t["read_noise"] += scale**2 * (xt2 @ cs.cells.read.T)
             if ranges is not None:
-                v_t["adc_quantization"] += scale**2 * conversions * adc_mod.step(scheme.adc.bits, ranges[k]) ** 2 / 12
-    if layout.kind == "offset" and scheme.mapping.offset == "unit_column":
+                delta = adc_mod.step(scheme.adc.bits, ranges[k])
+                v_t["adc_quantization"] += scale**2 * conversions * theory_adc.quantization_variance(delta)
+    if layout.shared:
         bias["unit_column"] += sum(_expand(common_bias, group_index).values())
         var["unit_column"] += sum(_expand(common_var, group_index).values())
     w = w_int.to(torch.float64).numpy()
     ref_ms = float(np.mean(fluct @ (w**2).T + (mean @ w.T) ** 2))
     if ref_ms <= 0:
         raise ValueError("the expected reference output is zero; relative errors are undefined")
-    common = sum(common_var.values()) if scheme.mapping.offset == "unit_column" else None
+    common = sum(common_var.values()) if layout.shared else None
     return Budget(scheme, bias, var, ref_ms, groups, common, ranges)

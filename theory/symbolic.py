@@ -8,9 +8,10 @@ Everything here is *computed* from the shared definitions, not typed in:
   a = (lo - g) / sigma, b = (hi - g) / sigma (the mass beyond a bound sits on the bound);
 * drift D = (t/t0)^(-nu), nu ~ N(nu_mean, nu_std): E[D^k] is a sympy integral over nu;
 * stuck cells are a three-point mixture (g_min with p_off, 1 with p_on, the drifted cell otherwise);
-* the decoded weight of a slice layout is the sympy expression of the pipeline's decode
-  y = sum_k 2^(b k) digit_weight L_k / (1 - g_min) (g+_k - g-_k); its variance is the expectation of that
-  linear expression, with coefficients obtained by differentiation.
+* the decoded weight of a slice layout is the sympy expression of the digital recombination
+  (:func:`aimc.mapping.recombine`, the same function the signal path runs) evaluated on the conductance
+  symbols of every array of the mapping; its variance is the expectation of that linear expression, with
+  coefficients obtained by differentiation, and so is each conversion's weight in the output.
 
 Numeric evaluation uses the sympy results compiled with :func:`sympy.lambdify` (numpy + scipy.special).
 """
@@ -27,7 +28,7 @@ import sympy as sp
 import torch
 
 from aimc.devices import SYMPY, TORCH
-from aimc.mapping import SliceLayout
+from aimc.mapping import SliceLayout, recombine
 from aimc.scheme import Device, ErrorModel
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
     "DeviceMoments",
     "censored_moment",
     "censored_standard_moment",
-    "decode_coefficients",
+    "conversion_scales",
     "decode_expression",
     "device_moments",
     "drift_moment",
@@ -138,10 +139,6 @@ def drift_moment(k: int, time: float, t0: float, mean: float, std: float) -> flo
     return float(_drift_fn(k)(mean, std, log_ratio))
 
 
-def _clip_bounds(device: Device) -> tuple[float, float]:
-    return {"none": (-math.inf, math.inf), "zero": (0.0, math.inf), "range": (device.g_min, 1.0)}[device.clip]
-
-
 def _sigma_numeric(model: ErrorModel, g: np.ndarray, g_min: float) -> np.ndarray:
     """The error law evaluated through its one definition (torch back end)."""
     return model.sigma(torch.as_tensor(g, dtype=torch.float64), g_min, TORCH).numpy().astype(np.float64)
@@ -186,14 +183,14 @@ def _gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
 def device_moments(device: Device, g: np.ndarray) -> DeviceMoments:
     """Moments of one device of target conductance ``g`` (any shape) under ``device``'s error model."""
     g = np.asarray(g, dtype=np.float64)
-    g_min, lo, hi = device.g_min, *_clip_bounds(device)
+    g_min, (lo, hi) = device.g_min, device.clip_bounds
     sigma = _sigma_numeric(device.programming, g, g_min)
     m_prog, v_prog = programmed_mean_var(g, sigma, lo, hi)
     second_prog = v_prog + m_prog**2
     d = device.drift
     d1 = drift_moment(1, d.time, d.t0, d.nu_mean, d.nu_std)
     d2 = drift_moment(2, d.time, d.t0, d.nu_mean, d.nu_std)
-    gain = 1.0 / d1 if (d.active and d.compensation == "global") else 1.0
+    gain = d.compensation_gain
     m_drift, s_drift = d1 * m_prog, d2 * second_prog
     p_off, p_on = device.stuck.p_off, device.stuck.p_on
     keep = 1.0 - p_off - p_on
@@ -247,37 +244,40 @@ def _read_noise_quadrature(device: Device, g: np.ndarray, sigma: np.ndarray, lo:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def decode_expression(layout: SliceLayout) -> tuple[sp.Expr, list[sp.Symbol], list[sp.Symbol]]:
-    """The pipeline's decode of one weight (per unit input), as a sympy expression of the conductances.
-
-    y = sum_k 2^(b k) digit_weight L_k / (1 - g_min) (g+_k - g-_k)   (differential), or
-    y = sum_k 2^(b k) L_k / (1 - g_min) (g_k - g_min) - M            (offset, digital pedestal removal).
-    Returns (y, positive-cell symbols, negative-cell symbols; empty for offset).
-    """
-    s = layout.slices
-    gp = list(sp.symbols(f"g^+_0:{s}", real=True))
-    gn = list(sp.symbols(f"g^-_0:{s}", real=True)) if layout.differential else []
-    g_min = sp.nsimplify(layout.g_min)
-    y = sp.Integer(0)
-    for k in range(s):
-        to_digits = sp.Integer(layout.levels[k]) / (1 - g_min)
-        scale = sp.Integer(layout.significance[k]) * sp.nsimplify(layout.digit_weight) * to_digits
-        y += scale * ((gp[k] - gn[k]) if layout.differential else (gp[k] - g_min))
-    if not layout.differential:
-        y -= layout.m
-    return y, gp, gn
+def conductance_symbols(layout: SliceLayout) -> dict[str, list[sp.Symbol]]:
+    """One symbol g^array_k per array of the mapping (shared arrays included) and weight slice k."""
+    names = list(layout.arrays) + list(layout.shared_digits)
+    return {name: list(sp.symbols(f"g^{name}_0:{layout.slices}", real=True)) for name in names}
 
 
-def decode_coefficients(layout: SliceLayout) -> np.ndarray:
-    """c_k = dy/dg+_k: output units per unit of conductance error in slice k (by sympy differentiation)."""
-    y, gp, _ = decode_expression(layout)
-    return np.array([float(sp.diff(y, sym)) for sym in gp])
+def decode_expression(layout: SliceLayout) -> tuple[sp.Expr, dict[str, list[sp.Symbol]]]:
+    """The digital recombination of one weight (per unit input, no ADC) as a sympy expression of the
+    conductances: :func:`aimc.mapping.recombine` on the conductance symbols, e.g.
+    y = sum_k 2^(b k) L_k / (1 - g_min) (g^positive_k - g^negative_k) for a differential pair, or
+    y = sum_k 2^(b k) L_k / (1 - g_min) (g^cells_k - g_min) - M for offset with the digital offset removal.
+    Returns (y, the symbols by array)."""
+    symbols = conductance_symbols(layout)
+
+    def converted(k: int, c: int) -> sp.Expr:
+        return sum(sp.nsimplify(coef) * symbols[name][k] for name, coef in layout.conversions[c].reads)
+
+    return sp.expand(recombine(layout, converted, sp.Integer(1), exact=True)), symbols
+
+
+@lru_cache(maxsize=256)
+def conversion_scales(layout: SliceLayout) -> np.ndarray:
+    """[S, C]: dy/dQ_kc, the output units per unit of conversion c of slice k (its signed weight in the
+    recombination), by sympy differentiation of :func:`aimc.mapping.recombine`."""
+    q = [[sp.Symbol(f"Q_{k}_{c}") for c in range(len(layout.conversions))] for k in range(layout.slices)]
+    y = recombine(layout, lambda k, c: q[k][c], sp.Integer(1), exact=True)
+    return np.array([[float(sp.diff(y, q[k][c])) for c in range(len(layout.conversions))]
+                     for k in range(layout.slices)])
 
 
 def decoded_weight_variance(layout: SliceLayout) -> sp.Expr:
     """Var of the decoded weight for independent cells: E[(sum_c dy/dg_c (g_c - E g_c))^2] (sympy)."""
-    y, gp, gn = decode_expression(layout)
-    cells = gp + gn
+    y, symbols = decode_expression(layout)
+    cells = [c for group in symbols.values() for c in group]
     deviations = sp.symbols(f"delta_0:{len(cells)}", real=True)
     variances = [sp.Symbol(f"Var({c})", nonnegative=True) for c in cells]
     linear = sum(sp.diff(y, c) * dv for c, dv in zip(cells, deviations))
@@ -313,7 +313,7 @@ def formulas(device: Device | None = None, layout: SliceLayout | None = None) ->
     if device is not None and device.read_noise.active:
         out["sigma_read(g)"] = sp.sympify(device.read_noise.sigma(g_sym, device.g_min, SYMPY))
     if layout is not None:
-        y, _, _ = decode_expression(layout)
+        y, _ = decode_expression(layout)
         out["decoded weight"] = y
         out["Var decoded weight"] = decoded_weight_variance(layout)
     return out

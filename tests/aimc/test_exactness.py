@@ -6,43 +6,60 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimc import Scheme
+from aimc import ConfigError, Scheme
 from aimc.adc import fpg_bits
+from aimc.adc_ranges import slice_ranges
 from aimc.inputs import input_max
 from aimc.mapping import SliceLayout, digits_to_weights, weight_digits
-from aimc.pipeline import analog_mvm, program_ideal, structural_range
+from aimc.mappings import MAPPINGS
+from aimc.pipeline import analog_mvm, program_ideal
+from aimc.montecarlo.fast import linear_mvm
+
+MAPPING_OPTIONS = {"mapping.offset": ("digital", "unit_column"), "mapping.subtraction": ("analog", "digital")}
 
 
-def _valid_slices(kind: str, bits: int) -> list[int]:
-    magnitude = bits if kind == "offset" else bits - 1
-    return [s for s in range(1, magnitude + 1) if -(-magnitude // -(-magnitude // s)) == s]
+def _valid(overrides: dict) -> bool:
+    try:
+        Scheme().with_overrides(overrides)
+    except ConfigError:
+        return False
+    return True
+
+
+def _valid_slices(mapping: dict, bits: int) -> list[int]:
+    return [s for s in range(1, bits + 1) if _valid({**mapping, "weights.bits": bits, "weights.slices": s})]
+
+
+@st.composite
+def mappings(draw, bits: int) -> dict:
+    """A registered mapping with options it accepts, and a slice count it accepts for ``bits``-bit weights."""
+    kind = draw(st.sampled_from(sorted(MAPPINGS)))
+    options = [dict(zip(MAPPING_OPTIONS, combo)) for combo in
+               ((o, s) for o in MAPPING_OPTIONS["mapping.offset"] for s in MAPPING_OPTIONS["mapping.subtraction"])]
+    valid = [o for o in options if _valid_slices({"mapping.kind": kind, **o}, bits)]
+    mapping = {"mapping.kind": kind, **draw(st.sampled_from(valid))}
+    return {**mapping, "weights.slices": draw(st.sampled_from(_valid_slices(mapping, bits)))}
 
 
 @st.composite
 def configurations(draw):
-    kind = draw(st.sampled_from(["differential", "differential_two_sided", "offset"]))
     weight_bits = draw(st.integers(2, 9))
-    slices = (
-        1 if kind == "differential_two_sided" else draw(st.sampled_from(_valid_slices(kind, weight_bits)))
-    )
+    mapping = draw(mappings(weight_bits))
     input_bits = draw(st.integers(2, 8))
     slice_bits = draw(st.integers(0, input_bits))
     overrides = {
-        "mapping.kind": kind,
+        **mapping,
         "weights.bits": weight_bits,
-        "weights.slices": slices,
         "inputs.bits": input_bits,
         "inputs.slice_bits": slice_bits,
         "inputs.accumulation": draw(st.sampled_from(["digital", "analog"])),
         "array.rows": draw(st.integers(1, 40)),
         "array.columns": draw(st.integers(1, 9)),
     }
-    if kind == "offset":
-        overrides["mapping.offset"] = draw(st.sampled_from(["digital", "unit_column"]))
-    else:
-        overrides["mapping.subtraction"] = draw(st.sampled_from(["analog", "digital"]))
     use_adc = draw(st.booleans())
-    pedestal_free = kind != "offset" and overrides.get("mapping.subtraction") == "analog"
+    # a granular range from zero is exact only for conversions without a g_min pedestal of their own
+    conversions = SliceLayout.from_scheme(Scheme().with_overrides(overrides)).conversions
+    pedestal_free = all(sum(coef for _, coef in c.reads) == 0 for c in conversions)
     finite = draw(st.booleans()) and (pedestal_free or not use_adc)
     overrides["device.on_off"] = draw(st.sampled_from([2.0, 10.0, 1e3])) if finite else "inf"
     return overrides, use_adc, draw(st.booleans()), draw(st.integers(0, 2**31 - 1))
@@ -77,35 +94,46 @@ def test_ideal_analog_mvm_is_exact(config):
     w = torch.randint(-m, m + 1, (outputs, fan_in), generator=gen)
     top = input_max(scheme.inputs.bits, signed)
     x = torch.randint(-top if signed else 0, top + 1, (5, fan_in), generator=gen)
-    layout = SliceLayout.from_scheme(scheme)
-    ranges = [structural_range(scheme, k, fan_in, signed) for k in range(layout.slices)] if use_adc else None
+    ranges = slice_ranges(scheme, fan_in, signed) if use_adc else None
     programmed = program_ideal(w, scheme)
     reference = (x @ w.T).to(torch.float64)
-    for linear in (False, True):  # the per-partition loop and the batched form of the same signal path
-        block = int(torch.randint(1, 4000, (1,), generator=gen))  # small blocks exercise the chunking
-        y = analog_mvm(
-            x, programmed, scheme, signed_inputs=signed, ranges=ranges, linear_currents=linear, block=block
-        )[0]
+    block = int(torch.randint(1, 4000, (1,), generator=gen))  # small blocks exercise the chunking
+    # the reference per-partition loop, and the simulator's batched form of the same signal path
+    for y in (analog_mvm(x, programmed, scheme, signed_inputs=signed, ranges=ranges)[0],
+              linear_mvm(x, programmed, scheme, signed_inputs=signed, ranges=ranges, block=block)[0]):
         assert torch.max(torch.abs(y - reference)) < 1e-6 * max(1.0, float(reference.abs().max()))
         assert torch.equal(torch.round(y), reference)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(["differential", "differential_two_sided", "offset"]), st.integers(2, 12), st.data())
-def test_digits_round_trip(kind, bits, data):
-    slices = 1 if kind == "differential_two_sided" else data.draw(st.sampled_from(_valid_slices(kind, bits)))
-    scheme = Scheme().with_overrides({"mapping.kind": kind, "weights.bits": bits, "weights.slices": slices})
-    layout = SliceLayout.from_scheme(scheme)
+@given(st.integers(2, 12).flatmap(lambda bits: st.tuples(st.just(bits), mappings(bits))))
+def test_digits_round_trip(config):
+    bits, mapping = config
+    layout = SliceLayout.from_scheme(Scheme().with_overrides({**mapping, "weights.bits": bits}))
     m = layout.m
     w = torch.arange(-m, m + 1)
-    d_pos, d_neg = weight_digits(w, layout)
-    assert torch.equal(digits_to_weights(d_pos, d_neg, layout), w)
+    digits = weight_digits(w, layout)
+    assert torch.equal(digits_to_weights(digits, layout), w)
     for k in range(layout.slices):
-        assert int(d_pos[k].max()) == layout.max_digit[k] <= layout.levels[k]
-        assert int(d_pos[k].min()) >= 0
-    if kind == "differential":
-        assert torch.all((d_pos == 0) | (d_neg == 0)), "one-sided: one device of every pair stays at g_min"
-        assert torch.all(d_pos[:, m] == 0) and torch.all(d_neg[:, m] == 0), "zero maps to (g_min, g_min)"
+        assert max(int(d[k].max()) for d in digits.values()) == layout.max_digit[k] <= layout.levels[k]
+        assert min(int(d[k].min()) for d in digits.values()) >= 0
+
+
+def test_one_sided_pairs_keep_one_device_at_g_min():
+    layout = SliceLayout.from_scheme(Scheme().with_overrides({"mapping.kind": "differential", "weights.slices": 4}))
+    w = torch.arange(-layout.m, layout.m + 1)
+    d = weight_digits(w, layout)
+    assert torch.all((d["positive"] == 0) | (d["negative"] == 0))
+    assert torch.all(d["positive"][:, layout.m] == 0) and torch.all(d["negative"][:, layout.m] == 0)
+
+
+def test_complement_codes_are_the_textbook_ones():
+    """-5 in 8 bits: two's complement 1111 1011 (-128 + 123), one's complement 1111 1010 (-127 + 122)."""
+    for kind, code in (("twos_complement", 0b11111011), ("ones_complement", 0b11111010)):
+        layout = SliceLayout.from_scheme(Scheme().with_overrides({"mapping.kind": kind, "weights.slices": 8}))
+        bits = weight_digits(torch.tensor([-5]), layout)["cells"][:, 0]
+        assert bits.tolist() == [(code >> k) & 1 for k in range(8)]
+        assert layout.significance[-1] == (-128 if kind == "twos_complement" else -127)
 
 
 def test_adc_granular_matches_full_precision_guarantee_for_one_bit_inputs():

@@ -158,6 +158,6 @@ def test_derived_slice_quantities():
     s = Scheme().with_overrides(
         {"weights.slices": 4}
     )  # 7 magnitude bits in 2-bit slices: top slice under-used
-    assert (s.magnitude_bits, s.bits_per_slice) == (7, 2)
+    assert (s.encoded_bits, s.bits_per_slice) == (7, 2)
     o = Scheme().with_overrides({"mapping.kind": "offset", "weights.slices": 4})
-    assert (o.magnitude_bits, o.bits_per_slice) == (8, 2)
+    assert (o.encoded_bits, o.bits_per_slice) == (8, 2)

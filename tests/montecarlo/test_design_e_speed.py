@@ -1,5 +1,5 @@
-"""The fused conversion of :func:`aimc.pipeline.linear_conv2d` (no observer) equals the per-slice
-digitisation of :func:`aimc.pipeline.digitize_partitions` in float64 (design E and variants): the same ADC
+"""The fused conversion of :func:`aimc.montecarlo.fast.linear_conv2d` (no observer) equals the per-slice
+digitisation of :func:`aimc.montecarlo.fast.digitize_partitions` in float64 (design E and variants): the same ADC
 codes (one code off would move an output by a whole ADC level), the digital sums up to the order in which
 torch reduces them (a few ulp; torch's own order for a size-8 reduction depends on the tensor's shape)."""
 
@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from aimc.adc import ADCRange
-from aimc.mapping import SliceLayout
-from aimc.pipeline import Programmed, linear_conv2d, program_ideal, structural_range
+from aimc.adc_ranges import slice_ranges
+from aimc.mappings import MAPPINGS
+from aimc.montecarlo.fast import linear_conv2d
+from aimc.pipeline import Programmed, program_ideal
 from aimc.presets import get_preset
-from aimc.scheme import Scheme
+from aimc.scheme import ConfigError, Scheme
 
 # (scheme overrides on design E, conv geometry: in, out, kernel, stride, padding, dilation; signed inputs)
 CASES = {
@@ -51,6 +53,28 @@ CASES = {
 }
 
 
+def _registered_cases() -> dict:
+    """Every registered mapping with every option it accepts, at the first slice count it accepts (so a new
+    mapping is checked here without a line of test code)."""
+    out = {}
+    for kind in MAPPINGS:
+        for offset in ("digital", "unit_column"):
+            for subtraction in ("analog", "digital"):
+                for slices in range(1, 9):
+                    over = {"mapping.kind": kind, "mapping.offset": offset, "mapping.subtraction": subtraction,
+                            "weights.slices": slices, "device.on_off": 10}
+                    try:
+                        get_preset("design-e").with_overrides(over)
+                    except ConfigError:
+                        continue
+                    out[f"registered-{kind}-{offset}-{subtraction}-s{slices}"] = (over, (6, 5, 3, 1, 1, 1), False)
+                    break
+    return out
+
+
+CASES.update(_registered_cases())
+
+
 def _setup(overrides: dict, geometry: tuple, signed: bool, chips: int = 2, seed: int = 0):
     scheme = get_preset("design-e").with_overrides(overrides)
     c_in, c_out, k, stride, padding, dilation = geometry
@@ -59,18 +83,14 @@ def _setup(overrides: dict, geometry: tuple, signed: bool, chips: int = 2, seed:
     w_int = torch.randint(-m, m + 1, (c_out, c_in * k * k), generator=gen)
     ideal = program_ideal(w_int, scheme)
 
-    def perturb(g: torch.Tensor | None) -> torch.Tensor | None:
-        if g is None:
-            return None
+    def perturb(g: torch.Tensor) -> torch.Tensor:
         g = g.expand(chips, *g.shape[1:])
         return g * (1 + 0.03 * torch.randn(g.shape, generator=gen, dtype=g.dtype))
 
-    programmed = Programmed(perturb(ideal.g_pos), perturb(ideal.g_neg), perturb(ideal.g_unit))
+    programmed = ideal.map(perturb)
     top = (1 << (scheme.inputs.bits - 1)) - 1 if signed else (1 << scheme.inputs.bits) - 1
     x_int = torch.randint(-top if signed else 0, top + 1, (3, c_in, 9, 8), generator=gen)
-    fan_in = w_int.shape[1]
-    slices = SliceLayout.from_scheme(scheme).slices
-    ranges = [structural_range(scheme.with_overrides({"adc.range": "max"}), k, fan_in, signed) for k in range(slices)]
+    ranges = slice_ranges(scheme.with_overrides({"adc.range": "max"}), w_int.shape[1], signed)
     # narrower ranges (many codes clipped and rounded), an unsigned one starting above zero
     ranges = [ADCRange(r.low * 0.3, r.high * 0.3) if r.signed else ADCRange(r.high * 0.01, r.high * 0.2)
               for r in ranges]
@@ -105,8 +125,7 @@ def test_fused_conversion_float32_and_image_blocks():
     fused = linear_conv2d(x_int, programmed, scheme, **conv)
     blocked = linear_conv2d(x_int, programmed, scheme, block=1000, **conv)
     assert torch.equal(blocked, fused)
-    p32 = Programmed(*(None if g is None else g.float() for g in (programmed.g_pos, programmed.g_neg,
-                                                                   programmed.g_unit)))
+    p32 = programmed.map(lambda g: g.float())
     fused32, per_slice32 = _both(scheme, p32, x_int, conv)
     assert fused32.dtype == torch.float32
     torch.testing.assert_close(fused32, per_slice32, rtol=0, atol=1e-5 * float(per_slice32.abs().max()))
@@ -121,8 +140,7 @@ def test_fused_conversion_on_cuda_equals_per_slice_digitisation(case):
     straddle a code boundary by rounding (float32 convolutions of different batch shapes may)."""
     dtype = torch.float64
     scheme, programmed, x_int, conv = _setup(*CASES[case])
-    on = Programmed(*(None if g is None else g.to("cuda", dtype) for g in (programmed.g_pos, programmed.g_neg,
-                                                                            programmed.g_unit)))
+    on = programmed.map(lambda g: g.to("cuda", dtype))
     fused, per_slice = _both(scheme, on, x_int.cuda(), conv)
     assert fused.is_cuda
     tol = 1e-13 * float(per_slice.abs().max())

@@ -9,7 +9,9 @@ from aimc.montecarlo.layers import AnalogConv2d
 from torch import nn
 
 from aimc.mapping import SliceLayout
-from aimc.pipeline import conv_partition_channels, linear_conv2d, program_ideal, structural_range
+from aimc.adc_ranges import range_policy, slice_ranges
+from aimc.montecarlo.fast import conv_partition_channels, linear_conv2d
+from aimc.pipeline import program_ideal
 
 PROGRAMMING = {"device__programming__model": "state_independent", "device__programming__alpha": 0.02}
 
@@ -66,15 +68,15 @@ def _ranges(layer: AnalogConv2d, x: torch.Tensor) -> tuple[list, SignalProfile]:
     """The slice ranges the layer's policy gives (profiled on the ideal arrays for calibrated ranges)."""
     s = layer.scheme
     slices = SliceLayout.from_scheme(s).slices
-    if s.adc.range in ("max", "granular"):
-        return [structural_range(s, k, layer.w_int.shape[1], layer.signed_inputs) for k in range(slices)], None
+    if not range_policy(s.adc.range).profiled:
+        return slice_ranges(s, layer.w_int.shape[1], layer.signed_inputs), None
     layer.ranges = None
     layer.program(None, ideal=True)
     layer.profile = SignalProfile(slices, total_cap=500)
     with torch.no_grad():
         layer(x)
     profile, layer.profile = layer.profile, None
-    return ranges_from_profile(s, profile, layer.signed_inputs), profile
+    return ranges_from_profile(s, profile, layer.w_int.shape[1], layer.signed_inputs), profile
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -10,7 +10,7 @@ import math
 
 import pytest
 import torch
-from aimc.montecarlo.devices import drift_compensation_gain, perturb_conductances, program_chips
+from aimc.montecarlo.devices import perturb_conductances, program_chips
 from aimc.montecarlo.engine import calibrate_ranges, profile_signals, simulate_mvm
 from scipy import stats
 
@@ -30,7 +30,7 @@ def _read_noise_variance(q, s, alpha: float) -> torch.Tensor:
     """Per-device sum: scale^2 sum_t 4^(s t) sum_i sigma_i^2 x_ti^2 over every cell read, [B, N]."""
     layout = SliceLayout.from_scheme(s)
     prog = program_ideal(q.w_int, s)
-    g2 = sum(g[0, 0] ** 2 for g in (prog.g_pos, prog.g_neg) if g is not None)  # [N, K] (unsliced)
+    g2 = sum(g[0, 0] ** 2 for g in prog.arrays.values())  # [N, K] (unsliced)
     i = s.inputs
     xs = input_slices(q.x_int, i.bits, i.slice_bits, q.signed_inputs).double()
     sig = torch.tensor(slice_significance(i.bits, i.slice_bits, q.signed_inputs), dtype=torch.float64)
@@ -185,7 +185,7 @@ def test_drift_factor_and_compensation(mc):
     assert abs(float(out.mean()) / 0.5 - expected) < 5 * float(out.std()) / 0.5 / math.sqrt(g.numel())
     nu = -torch.log(out / 0.5) / log_ratio
     assert abs(float(nu.std()) - 0.02) < 0.001
-    assert drift_compensation_gain(Drift(time=86400.0, nu_mean=0.05, nu_std=0.02, compensation="global")) == (
+    assert Drift(time=86400.0, nu_mean=0.05, nu_std=0.02, compensation="global").compensation_gain == (
         pytest.approx(1 / expected, rel=1e-12))
     # through the engine: mean output ratio = expected factor, or 1 with global compensation
     s = mc.scheme(adc__bits=0, device__drift__time=86400.0, device__drift__nu_mean=0.05,
@@ -205,8 +205,8 @@ def test_devices_of_every_array_get_errors(mc):
     q = mc.quantized(4, 6, 1)
     prog = program_chips(program_ideal(q.w_int, s), s.device, 0, range(2))
     ideal = program_ideal(q.w_int, s)
-    assert not torch.equal(prog.g_unit[0], ideal.g_unit[0])
-    assert not torch.equal(prog.g_unit[0], prog.g_unit[1])
+    assert not torch.equal(prog.arrays['unit'][0], ideal.arrays['unit'][0])
+    assert not torch.equal(prog.arrays['unit'][0], prog.arrays['unit'][1])
 
 
 def test_calibrated_range_covers_percentile(mc):

@@ -14,7 +14,7 @@ from aimc.theory import error_budget
 from aimc import Scheme
 from aimc.devices import TORCH
 from aimc.metrics import error_summary
-from aimc.pipeline import Programmed, analog_mvm, program_ideal
+from aimc.pipeline import analog_mvm, program_ideal
 
 CHIPS = 300
 
@@ -48,8 +48,7 @@ def _frozen(g, scheme, gen):
 def _simulate(w, x, scheme, ranges, seed=1):
     gen = torch.Generator().manual_seed(seed)
     ideal = program_ideal(w, scheme)
-    rep = [None if t is None else t.expand(CHIPS, *t.shape[1:]).clone() for t in (ideal.g_pos, ideal.g_neg, ideal.g_unit)]
-    programmed = Programmed(*[None if t is None else _frozen(t, scheme, gen) for t in rep])
+    programmed = ideal.map(lambda t: _frozen(t.expand(CHIPS, *t.shape[1:]).clone(), scheme, gen))
     d = scheme.device
 
     def currents(g, xs):

@@ -69,14 +69,18 @@ def test_stuck_mixture_moments():
     assert m.var["stuck"][0] == pytest.approx(second - m.mean["stuck"][0] ** 2)
 
 
-def test_decode_coefficients_follow_the_mapping():
+def test_conversion_scales_follow_the_mapping():
     diff = SliceLayout.from_scheme(Scheme().with_overrides({"weights.bits": "9", "weights.slices": "4"}))
-    assert symbolic.decode_coefficients(diff).tolist() == [3, 12, 48, 192]
+    assert symbolic.conversion_scales(diff)[:, 0].tolist() == [3, 12, 48, 192]
     offset = SliceLayout.from_scheme(Scheme().with_overrides({"mapping.kind": "offset", "device.on_off": "5"}))
-    assert symbolic.decode_coefficients(offset)[0] == pytest.approx(254 / 0.8)
+    assert symbolic.conversion_scales(offset)[0, 0] == pytest.approx(254 / 0.8)
+    digital = SliceLayout.from_scheme(Scheme().with_overrides({"mapping.subtraction": "digital"}))
+    assert symbolic.conversion_scales(digital)[0].tolist() == [127, -127]  # g+ and g- converted apart
+    twos = SliceLayout.from_scheme(Scheme().with_overrides({"mapping.kind": "twos_complement", "weights.slices": 8}))
+    assert symbolic.conversion_scales(twos)[:, 0].tolist() == [1, 2, 4, 8, 16, 32, 64, -128]
     two = SliceLayout.from_scheme(Scheme().with_overrides({"mapping.kind": "differential_two_sided"}))
     var = symbolic.decoded_weight_variance(two)
-    assert str(var) == "16129*Var(g^+_0) + 16129*Var(g^-_0)"
+    assert str(var) == "16129*Var(g^negative_0) + 16129*Var(g^positive_0)"
 
 
 def test_formulas_export_latex():
