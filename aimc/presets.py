@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .devices import DEVICE_LAWS
+from .mappings import get_mapping
 from .scheme import Scheme
 
 __all__ = ["NOT_REPRESENTED", "PRESETS", "Preset", "get_preset", "preset_names"]
@@ -50,20 +51,19 @@ _DESIGN_A = {
 _BIT_SERIAL_DIGITAL = {"inputs.slice_bits": 1, "inputs.accumulation": "digital"}
 
 
-def _accelerator(mapping: str, bits_per_cell: int | None, rows: int, adc_bits: int, fpg: bool) -> dict:
-    """Overrides for a Table-1 design: 8-bit weights split into cells of ``bits_per_cell`` bits."""
+def _accelerator(
+    mapping: str, bits_per_cell: int | None, rows: int, adc_bits: int, fpg: bool, offset: str = "digital"
+) -> dict:
+    """Overrides for a Table-1 design: 8-bit weights, the mapping's code split into cells of
+    ``bits_per_cell`` bits (None: unsliced), the offset removed as ``offset`` says."""
     out = dict(_BIT_SERIAL_DIGITAL)
     out["array.rows"] = rows
     out["adc.bits"] = adc_bits
     out["adc.range"] = "granular" if fpg else "calibrated"
-    if mapping == "offset":
-        out["mapping.kind"] = "offset"
-        out["mapping.offset"] = "unit_column"
-        slices = 1 if bits_per_cell is None else -(-8 // bits_per_cell)
-    else:
-        out["mapping.kind"] = "differential"
-        slices = 1 if bits_per_cell is None else -(-7 // bits_per_cell)
-    out["weights.slices"] = slices
+    out["mapping.kind"] = mapping
+    out["mapping.offset"] = offset
+    encoded = get_mapping(mapping).encoded_bits(8)
+    out["weights.slices"] = 1 if bits_per_cell is None else -(-encoded // bits_per_cell)
     return out
 
 
@@ -113,19 +113,35 @@ _PRESETS = [
         "Table 1",
         "ISAAC (Shafiee et al., ISCA 2016) per the paper's Table 1: 2 b/cell slices, full precision, offset "
         "(unit column), 128 rows, 8-bit ADC (granular).",
-        _accelerator("offset", 2, 128, 8, True),
+        _accelerator("offset", 2, 128, 8, True, "unit_column"),
     ),
     Preset(
         "newton",
         "Table 1",
         "Newton (Nag et al., IEEE Micro 2018): as ISAAC in the paper's Table 1.",
-        _accelerator("offset", 2, 128, 8, True),
+        _accelerator("offset", 2, 128, 8, True, "unit_column"),
     ),
     Preset(
         "puma",
         "Table 1",
         "PUMA (Ankit et al., ASPLOS 2019): 2 b/cell, full precision, offset, 128 rows, 8-bit ADC.",
-        _accelerator("offset", 2, 128, 8, True),
+        _accelerator("offset", 2, 128, 8, True, "unit_column"),
+    ),
+    Preset(
+        "genov",
+        "Table 1",
+        "Genov et al. (the paper's ref. 21) per its Table 1: one's-complement weights, 1 b/cell (the 8-bit "
+        "code in eight 1-bit slices, the top slice weighing -127), 128 rows, 6-bit ADC, not full precision "
+        "(calibrated).",
+        _accelerator("ones_complement", 1, 128, 6, False),
+    ),
+    Preset(
+        "boltzmann",
+        "Table 1",
+        "Memristive Boltzmann Machine (the paper's ref. 9; Bojnordi and Ipek, HPCA 2016) per its Table 1: "
+        "two's-complement weights, 1 b/cell (the 8-bit code in eight 1-bit slices, the top slice weighing "
+        "-128), 32 rows, 5-bit ADC, full precision (granular).",
+        _accelerator("twos_complement", 1, 32, 5, True),
     ),
     Preset(
         "prime",
@@ -138,13 +154,13 @@ _PRESETS = [
         "dot-product-engine",
         "Table 1",
         "Dot-Product Engine (Hu et al., DAC 2016): unsliced, offset, 128 rows, 4-bit ADC, not full precision.",
-        _accelerator("offset", None, 128, 4, False),
+        _accelerator("offset", None, 128, 4, False, "unit_column"),
     ),
     Preset(
         "sparse-reram-engine",
         "Table 1",
         "Sparse ReRAM Engine (Yang et al., ISCA 2019): 2 b/cell, full precision, offset, 16 rows, 6-bit ADC.",
-        _accelerator("offset", 2, 16, 6, True),
+        _accelerator("offset", 2, 16, 6, True, "unit_column"),
     ),
     Preset(
         "marinella",
@@ -204,9 +220,6 @@ PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}
 NOT_REPRESENTED: dict[str, str] = {
     "design-d": "Design D of the paper (25.8 fJ/op, 74.1 %) is not described in any available source; "
     "it is not invented here.",
-    "genov": "Genov et al. use one's-complement weights with 1 b/cell; aimc has no one's-complement mapping.",
-    "boltzmann": "The Memristive Boltzmann Machine uses two's-complement weights with 1 b/cell; aimc has no "
-    "two's-complement mapping.",
     "cascade": "CASCADE's negative-weight scheme is not stated in the paper's Table 1; not invented here.",
     "timely": "TIMELY's negative-weight scheme is not stated in the paper's Table 1 (inputs are pulse-encoded); "
     "not invented here.",
