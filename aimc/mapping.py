@@ -79,6 +79,11 @@ class SliceLayout:
         return (1 << (self.weight_bits - 1)) - 1
 
     @property
+    def cells_per_weight(self) -> int:
+        """Devices one weight occupies: its per-weight arrays times its slices (shared columns aside)."""
+        return len(self.arrays) * self.slices
+
+    @property
     def pedestal(self) -> float:
         """Multiples of g_min sum_i x_i left in sum_c sign_c Q_c (0 when the conversions cancel it)."""
         return sum(c.pedestal for c in self.conversions)

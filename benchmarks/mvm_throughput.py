@@ -27,6 +27,7 @@ import torch
 from aimc.montecarlo.engine import calibrate_ranges, simulate_mvm
 
 from aimc.inputs import slice_count
+from aimc.mapping import SliceLayout
 from aimc.layers import QuantizedLayer
 from aimc.scheme import Scheme
 
@@ -88,10 +89,9 @@ def measure(name: str, device: str, chips: int, vectors: int, repeats: int, peak
         times.append(time.perf_counter() - start)
     seconds = min(times)
     n, k = layer.w_int.shape
-    cells = 1 if scheme.mapping.kind == "offset" else 2
     i = scheme.inputs
     t = slice_count(i.bits, i.slice_bits, False)
-    devices = n * k * cells * scheme.weights.slices
+    devices = n * k * SliceLayout.from_scheme(scheme).cells_per_weight
     macs = devices * t * vectors * chips
     linear = not scheme.device.read_noise.active and scheme.parasitics.r == 0
     reads = 1 if (linear and i.accumulation == "analog") else t

@@ -87,13 +87,12 @@ def network_macs(model: nn.Module, image: torch.Tensor) -> int:
 
 
 def cell_factor(scheme: Scheme, signed_first: bool = False) -> int:
-    """Device reads per network MAC: weight slices x input slices x cells per weight."""
+    """Device reads per network MAC: input slices x devices per weight (slices x arrays)."""
     from aimc.inputs import slice_count
+    from aimc.mapping import SliceLayout
 
     i = scheme.inputs
-    t = slice_count(i.bits, i.slice_bits, signed_first)
-    cells = 1 if scheme.mapping.kind == "offset" else 2
-    return scheme.weights.slices * t * cells
+    return slice_count(i.bits, i.slice_bits, signed_first) * SliceLayout.from_scheme(scheme).cells_per_weight
 
 
 def _sync(device: torch.device) -> None:

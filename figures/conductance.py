@@ -55,19 +55,16 @@ def points(quick: bool) -> list[dict]:
 
 
 def _slice_sums(w_int: torch.Tensor, layout: SliceLayout) -> np.ndarray:
-    """Sum of g over the cells of each slice, [S] (differential: both cells of every pair)."""
-    d_pos, d_neg = weight_digits(w_int, layout)
-    total = digits_to_conductance(d_pos, layout).sum(dim=(1, 2))
-    if d_neg is not None:
-        total = total + digits_to_conductance(d_neg, layout).sum(dim=(1, 2))
-    return total.numpy()
+    """Sum of g over the cells of each slice, [S] (every per-weight array: both cells of a pair)."""
+    digits = weight_digits(w_int, layout).values()
+    return sum(digits_to_conductance(d, layout).sum(dim=(1, 2)) for d in digits).numpy()
 
 
 def evaluate(layers: list[tuple[str, torch.Tensor]], point: dict) -> list[dict]:
     scheme = scheme_for(point["scheme"])
     layout = SliceLayout.from_scheme(scheme)
     kind, slices = SCHEMES[point["scheme"]]
-    cells_per_weight = 1 if kind == "offset" else 2
+    cells_per_weight = len(layout.arrays)
     rows, sums, count = [], np.zeros(layout.slices), 0
     for index, (name, weight) in enumerate(layers):
         w_int, _ = quantize_weights(weight, WEIGHT_BITS)

@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from aimc._fields import ConfigError
 from aimc.devices import DEVICE_LAWS
+from aimc.mapping import SliceLayout
 from aimc.scheme import ERROR_MODELS, Scheme
 
 from .mvm import Comparison, LayerSpec, ResultsTable, Unsupported, _valid, compare
@@ -146,10 +147,6 @@ def _valid_mappings() -> list[dict[str, Any]]:
     return [mapping for mapping in combos if _valid(mapping)]
 
 
-def _magnitude_bits(overrides: dict) -> int:
-    return Scheme().with_overrides(overrides).magnitude_bits
-
-
 def valid_slice_counts(mapping: dict) -> list[int]:
     """Every weight slice count the scheme accepts for this mapping (8-bit weights)."""
     return [s for s in range(1, 17) if _valid({**mapping, "weights.slices": s})]
@@ -157,7 +154,7 @@ def valid_slice_counts(mapping: dict) -> list[int]:
 
 def _underused(overrides: dict) -> bool:
     s = Scheme().with_overrides(overrides)
-    return s.bits_per_slice * s.weights.slices > s.magnitude_bits
+    return s.bits_per_slice * s.weights.slices > s.encoded_bits
 
 
 def error_model_overrides(target: str, model: str) -> dict[str, Any]:
@@ -349,7 +346,7 @@ def _cost(case: Case) -> float:
     cost = s.weights.slices * (8 if s.inputs.accumulation == "digital" else 1)
     if s.parasitics.r > 0:
         cost *= 20 if s.device.programming.active else 2
-    if s.mapping.offset == "unit_column":
+    if SliceLayout.from_scheme(s).shared:
         cost *= 4
     return cost
 

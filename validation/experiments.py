@@ -294,7 +294,7 @@ def run_experiment(
         if match and match not in point.label:
             continue
         scheme = exp.scheme(point)
-        n_chips = 1 if exp.deterministic or not scheme.device.programming.active else chips
+        n_chips = 1 if exp.deterministic or not scheme.device.random else chips
         key = {**common, "point": point.label, "scheme_hash": scheme_hash(scheme), "chips": str(n_chips)}
         if store.find(key) is not None:
             continue
