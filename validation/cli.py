@@ -33,7 +33,7 @@ DEFAULT_CSV = "aimc_accuracy.csv"
 
 
 def add_accuracy_arguments(parser: argparse.ArgumentParser) -> None:
-    add_scheme_arguments(parser, default_preset="design-a")
+    add_scheme_arguments(parser)
     models = ", ".join(sorted(REFERENCE_MODELS))
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"{models}, or a torchvision ResNet-50 state dict .pt/.pth (ImageNet path; needs "
