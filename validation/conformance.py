@@ -44,7 +44,9 @@ from aimc._fields import ConfigError
 from aimc.devices import DEVICE_LAWS
 from aimc.scheme import ERROR_MODELS, Scheme
 
-from .mvm import Comparison, LayerSpec, ResultsTable, Unsupported, _valid, compare
+from .comparison import Comparison, LayerSpec, Unsupported, compare
+from .sweep import _valid
+from .sweep import sweep_table as ResultsTable
 
 __all__ = [
     "ADC_BITS",
