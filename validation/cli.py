@@ -144,8 +144,8 @@ def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a small subset (the CI subset for conformance)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help=f"results folder; a rerun resumes, skipping finished points (default "
-                        f"{DEFAULT_RESULTS_DIR}/mvm or {DEFAULT_RESULTS_DIR}/conformance, where aimc figures "
-                        "--results reads them by default)")
+                        f"{DEFAULT_RESULTS_DIR}/mvm or {DEFAULT_RESULTS_DIR}/conformance; aimc figures reads "
+                        f"the sweep from {DEFAULT_RESULTS_DIR}/mvm by default)")
     parser.add_argument("--workers", type=int, default=1,
                         help="parallel processes for the mvm sweep (each uses --threads torch threads; default 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
