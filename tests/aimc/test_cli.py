@@ -1,10 +1,18 @@
-"""The command line: presets, show, check, and one-line errors with exit status 2."""
+"""The command line: presets, show, check, the scheme arguments every command shares, one-line errors (exit 2)."""
 
+import argparse
 import json
 import subprocess
 import sys
 
+from aimc.montecarlo.cli import add_simulate_arguments
+from aimc.theory.cli import add_estimate_arguments, add_formulas_arguments
+from aimc.validation import diagnostics
+from aimc.validation.cli import add_accuracy_arguments
+
 from aimc.cli import main
+from aimc.cli_common import DEFAULT_PRESET, add_scheme_arguments, scheme_from_args
+from aimc.presets import get_preset
 
 
 def run(*args):
@@ -61,13 +69,6 @@ def test_errors_are_one_line_with_exit_2(tmp_path):
 
 def _parsers():
     """The argument parser of every command that takes a scheme."""
-    import argparse
-
-    from aimc.montecarlo.cli import add_simulate_arguments
-    from aimc.theory.cli import add_estimate_arguments, add_formulas_arguments
-    from aimc.validation import diagnostics
-    from aimc.validation.cli import add_accuracy_arguments
-
     parsers = {}
     for name, add in [("estimate", add_estimate_arguments), ("formulas", add_formulas_arguments),
                       ("simulate", add_simulate_arguments), ("accuracy", add_accuracy_arguments)]:
@@ -78,10 +79,6 @@ def _parsers():
 
 
 def test_every_command_builds_the_same_scheme_with_design_a_as_default():
-    from aimc.cli_common import DEFAULT_PRESET, scheme_from_args
-
-    from aimc.presets import get_preset
-
     assert DEFAULT_PRESET == "design-a"
     design_a = get_preset("design-a")
     for name, parser in _parsers().items():
@@ -94,12 +91,6 @@ def test_every_command_builds_the_same_scheme_with_design_a_as_default():
 
 
 def test_scheme_from_a_config_file_and_the_commands_conditions(tmp_path):
-    import argparse
-
-    from aimc.cli_common import add_scheme_arguments, scheme_from_args
-
-    from aimc.presets import get_preset
-
     parser = argparse.ArgumentParser()
     add_scheme_arguments(parser)
     path = tmp_path / "mine.json"
@@ -123,8 +114,6 @@ def test_simulate_and_estimate_answer_for_the_same_default_scheme(capsys):
 
 
 def test_bad_scheme_arguments_are_refused_in_one_line_naming_the_flag(tmp_path, capsys):
-    from aimc.validation import diagnostics
-
     scheme_file = tmp_path / "a.json"
     scheme_file.write_text("{}")
     bad = [
