@@ -1,5 +1,9 @@
 """The ``aimc`` command line: presets, show, check, estimate, formulas, simulate, accuracy, validate, figures.
 
+The commands that take a scheme (estimate, formulas, simulate, accuracy) build it from the same
+arguments in :mod:`aimc.cli_common`: --preset NAME or --config FILE, then --set PATH=VALUE; without
+--preset or --config the scheme is design-a, the paper's reference design.
+
 Every error a user can cause (a bad value, an unknown preset, a missing file) prints one line on stderr
 and exits with status 2; no traceback.
 """
@@ -71,18 +75,6 @@ def _print_result(result: dict, args: argparse.Namespace, formatter: Callable[[d
         print(formatter(result))
 
 
-def _format_simulation(result: dict) -> str:
-    ci = result.get("relative_rms_ci")
-    ci_text = f"  (95 % CI {ci[0]:.4g} .. {ci[1]:.4g} over chips)" if ci else ""
-    lines = [f"Monte Carlo: {result.get('scheme', '')}"]
-    lines.append(f"  relative_rms = {result['relative_rms']:.4g}{ci_text}")
-    lines.append(f"  bias         = {result['bias']:.3g}")
-    for key in ("chips", "vectors", "outputs", "inputs", "seconds"):
-        if key in result:
-            lines.append(f"  {key:<12} = {result[key]}")
-    return "\n".join(lines)
-
-
 # name: (help, module, add-arguments function, run function returning a dict, formatter name or None)
 _EXTERNAL = {
     "estimate": (
@@ -104,7 +96,7 @@ _EXTERNAL = {
         "aimc.montecarlo.cli",
         "add_simulate_arguments",
         "run_simulate",
-        "aimc.cli:_format_simulation",
+        "format_simulation",
     ),
     "accuracy": (
         "top-1 accuracy of a network on simulated analog hardware",
@@ -142,12 +134,7 @@ def _external(name: str, parser: argparse.ArgumentParser) -> None:
         result = getattr(module, runner)(args)
         if isinstance(result, int):
             return result
-        formatter = None
-        if formatter_name and ":" in formatter_name:
-            mod, attr = formatter_name.split(":")
-            formatter = getattr(importlib.import_module(mod), attr)
-        elif formatter_name:
-            formatter = getattr(module, formatter_name, None)
+        formatter = getattr(module, formatter_name) if formatter_name else None
         if isinstance(result, str):
             print(result)
         else:

@@ -1,14 +1,17 @@
 """aimc.figures: the paper's figures (and their MVM-level extensions), computed, cached as CSV and drawn.
 
-Each figure is one module with ``compute(quick)`` (results cached in ``figures/data/<name>.csv``, one row
-per finished point, resumable) and ``plot(quick)`` (``figures/gallery/<name>.png``); see
-:mod:`aimc.figures._base`. ``aimc figures NAME|--all [--quick]`` runs them; the gallery is described in
-``figures/README.md``.
+Each figure is one module with ``compute(quick)`` (results cached in ``<out>/data/<name>.csv``, one row
+per finished point, resumable) and ``plot(quick)`` (``<out>/gallery/<name>.png``); the plot-only figures
+(``accuracy_sweeps``, ``mvm_identity``, ``mvm_regimes``) draw the validation results read from a results
+folder. See :mod:`aimc.figures._base`. ``aimc figures NAME|--all [--quick] [--out DIR] [--results DIR]``
+runs them (``--out figures --results validation/results`` for the repository's own gallery, described in
+``figures/README.md``).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from types import ModuleType
 
@@ -26,6 +29,7 @@ FIGURES = (
     "adc_histogram",
     "accuracy_sweeps",
     "mvm_identity",
+    "mvm_regimes",
 )
 """The registry: figure names, each the module ``aimc.figures.<name>``, in gallery order."""
 
@@ -41,22 +45,27 @@ def figure_module(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def run_figure(name: str, quick: bool = False, plot_only: bool = False, progress: bool = True) -> dict:
+def run_figure(name: str, quick: bool = False, plot_only: bool = False, progress: bool = True,
+               out: str | os.PathLike | None = None, results: str | os.PathLike | None = None) -> dict:
     """Compute (unless plot-only) and draw one figure: files written, new CSV rows, seconds, or why it was skipped.
 
     Computing skips the points already in the figure's CSV, so ``new_rows`` is 0 for a finished figure.
+    ``out``: where ``data/`` and ``gallery/`` are written; ``results``: where the validation results are
+    read from (None: the folders of :mod:`aimc.figures._base`, by default ``aimc_figures`` and
+    ``aimc_results`` in the current directory).
     """
     module = figure_module(name)
     start = time.perf_counter()
-    out: dict = {"name": name, "computed": False, "new_rows": 0, "files": [], "skipped": None}
-    try:
-        if hasattr(module, "compute") and not plot_only:
-            before = len(_base.read_rows(_base.data_path(name, quick)))
-            out["files"].append(str(module.compute(quick=quick, progress=progress)))
-            out["computed"] = True
-            out["new_rows"] = len(_base.read_rows(_base.data_path(name, quick))) - before
-        out["files"] += [str(p) for p in module.plot(quick=quick)]
-    except FigureSkipped as e:
-        out["skipped"] = str(e)
-    out["seconds"] = round(time.perf_counter() - start, 2)
-    return out
+    made: dict = {"name": name, "computed": False, "new_rows": 0, "files": [], "skipped": None}
+    with _base.folders(out, results):
+        try:
+            if hasattr(module, "compute") and not plot_only:
+                before = len(_base.read_rows(_base.data_path(name, quick)))
+                made["files"].append(str(module.compute(quick=quick, progress=progress)))
+                made["computed"] = True
+                made["new_rows"] = len(_base.read_rows(_base.data_path(name, quick))) - before
+            made["files"] += [str(p) for p in module.plot(quick=quick)]
+        except FigureSkipped as e:
+            made["skipped"] = str(e)
+    made["seconds"] = round(time.perf_counter() - start, 2)
+    return made

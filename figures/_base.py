@@ -1,27 +1,32 @@
-"""The figure framework: where results and images live, a resumable CSV of points, and drawing helpers.
+"""The figure framework: where data, images and results live, resumable figure data, and drawing helpers.
 
 A figure module defines
 
 * ``NAME`` and ``TITLE``;
 * ``compute(quick: bool = False, progress: bool = True) -> Path`` (absent for plot-only figures): evaluates
   its points through :func:`compute_points`, which writes one CSV row (or a few) per finished point to
-  ``figures/data/<name>.csv`` at once, atomically, and skips the points already there on a rerun;
-* ``plot(quick: bool = False) -> list[Path]``: draws ``figures/gallery/<name>.png`` from that CSV (raises
-  :class:`FigureSkipped` when there is nothing to draw yet).
+  ``<out>/data/<name>.csv`` at once (an :class:`aimc.results.ResultsCSV` keyed by the point), and skips the
+  points already there on a rerun;
+* ``plot(quick: bool = False) -> list[Path]``: draws ``<out>/gallery/<name>.png`` from that CSV, or from the
+  validation results under :data:`RESULTS_DIR` (raises :class:`FigureSkipped` when there is nothing to draw
+  yet).
 
-``quick`` runs use small sizes (for tests) and write to ``<name>.quick.csv`` / ``<name>.quick.png`` so
-they never overwrite the gallery. The folders are module attributes read at call time (tests point them
-at a temporary directory). Drawing uses matplotlib's object API with the Agg canvas (no pyplot state).
+``<out>`` is ``aimc_figures`` in the current directory unless ``aimc figures --out DIR`` says otherwise
+(the repository's own gallery: ``--out figures``), and the validation results are read from
+:data:`aimc.results.DEFAULT_RESULTS_DIR` unless ``--results DIR`` says otherwise (the committed ones:
+``--results validation/results``); nothing is written inside the installed package. The folders are the
+module attributes :data:`DATA_DIR`, :data:`GALLERY_DIR` and :data:`RESULTS_DIR`, read at call time and set
+for one run by :func:`folders` (tests point them at a temporary directory). ``quick`` runs use small sizes
+(for tests) and write to ``<name>.quick.csv`` / ``<name>.quick.png`` so they never overwrite the gallery.
+Drawing uses matplotlib's object API with the Agg canvas (no pyplot state); images are written atomically.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import contextlib
 import os
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from matplotlib import colormaps
@@ -29,18 +34,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 from tqdm import tqdm
 
-from aimc.results import read_csv, write_csv_atomic
+from aimc.results import DEFAULT_RESULTS_DIR, ResultsCSV, atomic_file, number, read_csv
 
 __all__ = [
     "DATA_DIR",
+    "FIGURES_DIR",
     "GALLERY_DIR",
     "MAPPING_COLORS",
     "RESULTS_DIR",
     "FigureSkipped",
-    "PointStore",
     "colormap",
     "compute_points",
     "data_path",
+    "folders",
     "gallery_path",
     "label_ticks",
     "lazy",
@@ -50,14 +56,16 @@ __all__ = [
     "read_rows",
     "rows_for",
     "save_figure",
-    "save_png",
 ]
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-DATA_DIR = PACKAGE_DIR / "data"
-GALLERY_DIR = PACKAGE_DIR / "gallery"
-RESULTS_DIR = PACKAGE_DIR.parent / "validation" / "results"
-"""Where ``aimc.validation`` writes its accuracy and MVM CSVs (read by the plot-only figures)."""
+FIGURES_DIR = Path("aimc_figures")
+"""The default ``aimc figures --out``, relative to the current directory, where ``data/`` and ``gallery/``
+are written."""
+DATA_DIR = FIGURES_DIR / "data"
+GALLERY_DIR = FIGURES_DIR / "gallery"
+RESULTS_DIR = Path(DEFAULT_RESULTS_DIR)
+"""Where the validation runs' accuracy CSVs (``<model>/<experiment>.csv``) and MVM sweep (``mvm/mvm.csv``) are
+read from by the plot-only figures (``aimc figures --results``)."""
 DPI = 110
 MAPPING_COLORS = {"differential": "C0", "offset": "C1", "offset, unit column": "C3"}
 
@@ -74,63 +82,24 @@ def gallery_path(name: str, quick: bool = False, suffix: str = "") -> Path:
     return GALLERY_DIR / f"{name}{suffix}{'.quick' if quick else ''}.png"
 
 
-def _text(value: object) -> str:
-    """The CSV text of a value (floats with full precision, lists and dicts as compact JSON)."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
-class PointStore:
-    """A CSV of result rows; a point is finished when a row with its key fields exists.
-
-    Every :meth:`add` rewrites the file through a temporary file in the same folder and ``os.replace``,
-    so an interrupted run leaves either the old or the new file, never a partial one.
-    """
-
-    def __init__(self, path: Path, key_fields: Sequence[str]):
-        self.path = Path(path)
-        self.key_fields = tuple(key_fields)
-        self._rows = read_rows(self.path)
-
-    @property
-    def rows(self) -> list[dict[str, str]]:
-        return list(self._rows)
-
-    def _key(self, row: dict) -> tuple[str, ...]:
-        return tuple(_text(row.get(k, "")) for k in self.key_fields)
-
-    def done(self, point: dict) -> bool:
-        wanted = self._key(point)
-        return any(self._key(row) == wanted for row in self._rows)
-
-    def add(self, rows: Iterable[dict]) -> None:
-        """Store the rows of one finished point (replacing earlier rows of the same point)."""
-        new = [{k: _text(v) for k, v in row.items()} for row in rows]
-        keys = {self._key(r) for r in new}
-        self._rows = [r for r in self._rows if self._key(r) not in keys] + new
-        write_csv_atomic(self.path, self._rows)
+@contextlib.contextmanager
+def folders(out: str | os.PathLike | None = None, results: str | os.PathLike | None = None) -> Iterator[None]:
+    """Within the block, figures write ``out/data`` and ``out/gallery`` and read the validation results from
+    ``results``; None leaves a folder as it is. The folders are restored afterwards."""
+    global DATA_DIR, GALLERY_DIR, RESULTS_DIR
+    saved = DATA_DIR, GALLERY_DIR, RESULTS_DIR
+    if out is not None:
+        DATA_DIR, GALLERY_DIR = Path(out) / "data", Path(out) / "gallery"
+    if results is not None:
+        RESULTS_DIR = Path(results)
+    try:
+        yield
+    finally:
+        DATA_DIR, GALLERY_DIR, RESULTS_DIR = saved
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
     return read_csv(path)
-
-
-def number(row: dict, key: str) -> float:
-    """The float in a CSV cell (NaN when empty or missing)."""
-    text = row.get(key, "")
-    try:
-        return float(text) if text not in ("", None) else math.nan
-    except ValueError:
-        return math.nan
 
 
 def compute_points(
@@ -148,8 +117,9 @@ def compute_points(
     """
     if not points:
         raise ValueError(f"{name}: no points to compute")
-    store = PointStore(data_path(name, quick), list(points[0]))
-    todo = [p for p in points if not store.done(p)]
+    store = ResultsCSV(data_path(name, quick), list(points[0]))
+    done = store.finished_keys()
+    todo = [p for p in points if store.key(p) not in done]
     with tqdm(todo, desc=name, unit="point", disable=not progress or not todo, leave=False) as bar:
         for point in bar:
             start = time.perf_counter()
@@ -215,21 +185,8 @@ def new_mosaic(layout: list[list[str]], size: tuple[float, float], **kwargs) -> 
 
 
 def save_figure(fig: Figure, name: str, quick: bool = False, suffix: str = "", dpi: int = DPI) -> Path:
-    """Write the PNG atomically to the gallery and return its path."""
-    return save_png(lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"), name, quick, suffix)
-
-
-def save_png(draw: Callable[[str], object], name: str, quick: bool = False, suffix: str = "") -> Path:
-    """Let ``draw(path)`` write a PNG to a temporary file, then move it into the gallery atomically."""
+    """Write the PNG to the gallery atomically (:func:`aimc.results.atomic_file`) and return its path."""
     path = gallery_path(name, quick, suffix)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.png")
-    os.close(fd)
-    try:
-        draw(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb") as handle:
+        fig.savefig(handle, dpi=dpi, format="png")
     return path

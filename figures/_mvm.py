@@ -1,23 +1,29 @@
-"""MVM-level points shared by the theory-vs-Monte-Carlo figures: the layer, and one evaluation.
+"""MVM-level pieces shared by the theory-vs-Monte-Carlo figures: the layer, one evaluation, the sweep's rows.
 
 Full runs use the built-in synthetic layer (:func:`aimc.layers.synthetic_layer`: Laplace(0, 0.02) weights,
 rectified-normal inputs, 1152 inputs x 256 outputs, 64 vectors). Quick runs use a smaller layer drawn by
-the same recipe (same law, same seed, fewer rows, outputs and vectors).
+the same recipe (same law, same seed, fewer rows, outputs and vectors). :func:`evaluate` is the comparison
+of :mod:`aimc.validation.comparison` at a fixed chip count: one set of ADC ranges for both sides, the same
+theory call, the same rule for which schemes are deterministic. :func:`sweep_rows` reads the validation
+sweep (``aimc validate mvm``) for the plot-only figures ``mvm_identity`` and ``mvm_regimes``.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 from aimc.montecarlo import simulate_mvm
-from aimc.theory import error_budget
+from aimc.validation.comparison import adc_ranges, is_random, theory_budget
 
 from aimc.layers import SYNTHETIC, Layer, quantize_layer, synthetic_layer
 from aimc.scheme import Scheme
 
-__all__ = ["QUICK_LAYER", "evaluate", "layer_for", "layer_label"]
+from . import _base
+
+__all__ = ["QUICK_LAYER", "evaluate", "layer_for", "layer_label", "sweep_rows"]
 
 QUICK_LAYER = {"outputs": 32, "inputs": 288, "vectors": 8}
 
@@ -38,20 +44,19 @@ def layer_label(quick: bool) -> str:
     return f"{'small' if quick else 'synthetic'} {q['outputs']}x{q['inputs']}x{q['vectors']}"
 
 
-def evaluate(layer: Layer, scheme: Scheme, chips: int, seed: int = 0, theory: bool = True) -> dict:
-    """Theory (closed-form budget) and Monte Carlo (``chips`` chips, float64) relative errors of one scheme.
+def evaluate(layer: Layer, scheme: Scheme, chips: int, seed: int = 0) -> dict:
+    """Theory (closed-form budget) and Monte Carlo (``chips`` chips, float64) relative errors of one scheme,
+    on the same ADC ranges.
 
-    Ideal devices are deterministic: one chip is simulated whatever ``chips`` says.
+    A scheme without a random device effect is deterministic: one chip is simulated whatever ``chips`` says.
     """
     q = quantize_layer(layer, scheme)
-    row: dict = {}
-    if theory:
-        with np.errstate(over="ignore"):  # far ADC tails of the Gaussian density overflow harmlessly to 0
-            budget = error_budget(q, scheme)
-        row.update({"theory_relative_rms": budget.relative_rms, "theory_bias": budget.relative_bias})
-        row.update({f"share_{s}": v for s, v in budget.by_source.items() if v != 0})
-    noisy = scheme.device.programming.active or scheme.device.read_noise.active
-    result = simulate_mvm(q, scheme, chips=chips if noisy else 1, seed=seed, dtype=torch.float64)
+    ranges = adc_ranges(scheme, q)
+    budget = theory_budget(q, scheme, ranges)
+    row: dict = {"theory_relative_rms": budget.relative_rms, "theory_bias": budget.relative_bias}
+    row.update({f"share_{s}": v for s, v in budget.by_source.items() if v != 0})
+    result = simulate_mvm(q, scheme, chips=chips if is_random(scheme) else 1, seed=seed, dtype=torch.float64,
+                          ranges=ranges)
     summary = result.summary()
     ci = summary["relative_rms_ci"] or [math.nan, math.nan]
     row.update({
@@ -62,3 +67,21 @@ def evaluate(layer: Layer, scheme: Scheme, chips: int, seed: int = 0, theory: bo
         "mc_chips": summary["chips"],
     })
     return row
+
+
+def sweep_csv() -> Path:
+    """The validation sweep's CSV: ``<results>/mvm/mvm.csv`` as ``aimc validate mvm`` writes it by default, or
+    ``<results>/mvm.csv`` where ``--results`` names the sweep's own folder."""
+    nested = _base.RESULTS_DIR / "mvm" / "mvm.csv"
+    return nested if nested.is_file() else _base.RESULTS_DIR / "mvm.csv"
+
+
+def sweep_rows(name: str) -> list[dict[str, str]]:
+    """The finished rows of the validation sweep, or :class:`FigureSkipped` telling what to run first."""
+    rows = [r for r in _base.read_rows(sweep_csv()) if not r.get("error_message")]
+    if not rows:
+        raise _base.FigureSkipped(
+            f"{name}: no MVM validation CSV under {_base.RESULTS_DIR} (mvm/mvm.csv) yet; run "
+            f"`aimc validate mvm --out {_base.RESULTS_DIR / 'mvm'}`, then `aimc figures {name} --results "
+            f"{_base.RESULTS_DIR}`")
+    return rows

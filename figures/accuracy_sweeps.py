@@ -1,11 +1,12 @@
 """Network accuracy sweeps (the paper's Figs. 8-13, 16-17, 22 and Table 4), drawn from the validation CSVs.
 
 Plot-only: reads whatever :mod:`aimc.validation.experiments` has written to
-``validation/results/<model>/<experiment>.csv`` (accuracy vs programming-error alpha by mapping and by
-slicing, vs ADC bits, vs rows and bits per cell, vs wire resistance, and the designs A, B, C, E) and draws
-one PNG per model, ``accuracy_sweeps-<model>.png``, one panel per experiment present. The dotted line is
-the 8-bit quantised digital network of the same CSV (``baseline_quantized``). Skipped with a message while
-no CSV exists. The assumptions of every sweep are those of ``aimc.validation.experiments`` (its module
+``<results>/<model>/<experiment>.csv`` (accuracy vs programming-error alpha by mapping and by slicing, vs
+ADC bits, vs rows and bits per cell, vs wire resistance, and the designs A, B, C, E; ``<results>`` is
+``aimc figures --results``, the committed results ``validation/results``) and draws one PNG per model,
+``accuracy_sweeps-<model>.png``, one panel per experiment present. The dotted line is the 8-bit quantised
+digital network of the same CSV (``baseline_quantized``). Skipped with a message while no CSV exists. The
+assumptions of every sweep are those of ``aimc.validation.experiments`` (its module
 docstring); within an experiment all points are drawn at one test-set size (the one that covers the most
 points), each from its run with the most chips; a sweep still in progress says how many of the points
 that ``aimc.validation.experiments`` defines it shows. The designs panel groups its bars by design and
@@ -371,7 +372,7 @@ def plot(quick: bool = False) -> list[Path]:
             else:
                 _sweep_panel(axes[experiment], experiment, tables)
         fig.suptitle(f"Top-1 accuracy on simulated analog hardware: {folder.name} "
-                     f"(validation/results/{folder.name}/<panel>.csv)\neach panel compares its points on one "
+                     f"({folder}/<panel>.csv)\neach panel compares its points on one "
                      f"test-set size (in its title); dotted line: the 8-bit quantised digital network on those "
                      f"images", fontsize=11)
         paths.append(_base.save_figure(fig, NAME, quick, suffix=f"-{folder.name}"))

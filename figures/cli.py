@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import time
 
+from aimc.results import DEFAULT_RESULTS_DIR
+
 from . import FIGURES, figure_module, run_figure
+from ._base import FIGURES_DIR
 
 __all__ = ["add_figures_arguments", "format_figures", "run_figures"]
 
@@ -16,6 +19,14 @@ def add_figures_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes (seconds; for tests), written to <name>.quick.csv/.png")
     parser.add_argument("--plot-only", action="store_true", help="redraw from the stored CSVs, compute nothing")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help=f"where the figures' data/ (CSVs, read back to resume) and gallery/ (PNGs) are written "
+                        f"(default {FIGURES_DIR}/ in the current directory; the repository's gallery: figures)")
+    parser.add_argument("--results", default=None, metavar="DIR",
+                        help="where the plot-only figures read the validation results: accuracy CSVs in "
+                        "DIR/<model>/, the MVM sweep in DIR/mvm/mvm.csv (default "
+                        f"{DEFAULT_RESULTS_DIR}/ in the current directory, where aimc validate and the "
+                        "experiments write; the committed results: validation/results)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -30,8 +41,8 @@ def run_figures(args: argparse.Namespace) -> dict:
     for name in names:
         figure_module(name)  # refuse an unknown name before any work
     start = time.perf_counter()
-    results = [run_figure(n, quick=args.quick, plot_only=args.plot_only, progress=not args.no_progress)
-               for n in names]
+    results = [run_figure(n, quick=args.quick, plot_only=args.plot_only, progress=not args.no_progress,
+                          out=args.out, results=args.results) for n in names]
     return {
         "figures": results,
         "computed": [r["name"] for r in results if r["computed"]],

@@ -1,5 +1,7 @@
 """``aimc simulate``: device-level Monte Carlo of one layer's analog MVM against its digital reference.
 
+The scheme comes from the arguments of :mod:`aimc.cli_common` (--preset, --config, --set; default
+design-a, the paper's reference design), as for ``aimc estimate``, so the two answer for the same scheme.
 ``--layer FILE.npz`` holds ``weights`` [outputs, inputs] and ``inputs`` [vectors, inputs] (float); without
 it the built-in synthetic layer (:func:`aimc.layers.synthetic_layer`: Laplace weights, rectified-normal
 inputs, 1152 inputs x 256 outputs, 64 vectors, fixed seed). ``--trials`` is the number of simulated chips.
@@ -9,7 +11,6 @@ Calibrated ADC ranges are profiled on the layer's own inputs with ideal arrays.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
@@ -19,7 +20,7 @@ from aimc.layers import load_layer, quantize_layer, synthetic_layer
 
 from .engine import READ_NOISE_MODES, resolve_device, simulate_mvm
 
-__all__ = ["add_simulate_arguments", "main_simulate", "run_simulate"]
+__all__ = ["add_simulate_arguments", "format_simulation", "run_simulate"]
 
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,15 +75,17 @@ def run_simulate(args: argparse.Namespace) -> dict:
     }
 
 
-def main_simulate(args: argparse.Namespace) -> int:
-    out = run_simulate(args)
-    if args.json:
-        print(json.dumps(out, indent=2))
-        return 0
-    ci = out["relative_rms_ci"]
-    ci_text = f" (95 % CI {ci[0]:.4g} .. {ci[1]:.4g})" if ci else ""
-    print(f"scheme {out['scheme']}, layer {out['layer']} ({out['outputs']} x {out['inputs']}, "
-          f"{out['vectors']} vectors), {out['chips']} chips on {out['device']}")
-    print(f"relative RMS error {out['relative_rms']:.4g}{ci_text}, bias {out['bias']:.3g}")
-    print(f"{out['seconds']:.2f} s")
-    return 0
+def format_simulation(result: dict) -> str:
+    """The simulated error with its confidence interval over chips, and the layer's size."""
+    ci = result["relative_rms_ci"]
+    ci_text = f"  (95 % CI {ci[0]:.4g} .. {ci[1]:.4g} over chips)" if ci else ""
+    return "\n".join([
+        f"Monte Carlo: {result['scheme']}, layer {result['layer']}",
+        f"  relative_rms = {result['relative_rms']:.4g}{ci_text}",
+        f"  bias         = {result['bias']:.3g}",
+        f"  chips        = {result['chips']}",
+        f"  vectors      = {result['vectors']}",
+        f"  outputs      = {result['outputs']}",
+        f"  inputs       = {result['inputs']}",
+        f"  seconds      = {result['seconds']:.2f}",
+    ])

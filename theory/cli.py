@@ -1,12 +1,13 @@
-"""``aimc estimate`` and ``aimc formulas``: argument definitions and runners (called by :mod:`aimc.cli`)."""
+"""``aimc estimate`` and ``aimc formulas``: argument definitions and runners (called by :mod:`aimc.cli`).
+
+Both take the scheme arguments of :mod:`aimc.cli_common` (--preset, --config, --set; default design-a).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
-from aimc.scheme import Scheme
+from aimc.cli_common import add_scheme_arguments, scheme_from_args
 
 from .budget import SOURCES, error_budget
 from .parasitics import ERROR_SLOPE, VALIDITY_RN_IMAX, parasitic_scale, scale_name
@@ -19,50 +20,19 @@ __all__ = [
     "run_formulas",
 ]
 
-DEFAULT_PRESET = "design-a"
-
 
 def add_estimate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default=None, help=f"named scheme (default {DEFAULT_PRESET})")
-    parser.add_argument("--config", default=None, help="scheme JSON file (applied instead of the preset)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                        help="override one field, e.g. --set adc.bits=6 (repeatable)")
-    parser.add_argument("--layer", default=None, help=".npz with weights [outputs, inputs] and inputs "
-                        "[vectors, inputs] (default: the built-in synthetic layer)")
+    add_scheme_arguments(parser)
+    parser.add_argument("--layer", default=None, metavar="FILE.npz", help=".npz with weights [outputs, inputs] "
+                        "and inputs [vectors, inputs] (default: the built-in synthetic layer)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
-def _scheme(args: argparse.Namespace) -> Scheme:
-    from aimc import ConfigError
-
-    try:
-        if args.config:
-            path = Path(args.config)
-            if not path.is_file():
-                raise ValueError(f"--config: no such file {str(path)!r}")
-            scheme = Scheme.from_json(path.read_text())
-        else:
-            from aimc.presets import get_preset
-
-            scheme = get_preset(args.preset or DEFAULT_PRESET)
-        overrides = {}
-        for item in args.overrides:
-            if "=" not in item:
-                raise ValueError(f"--set: expected PATH=VALUE, got {item!r}")
-            key, value = item.split("=", 1)
-            overrides[key.strip()] = value
-        return scheme.with_overrides(overrides) if overrides else scheme
-    except ConfigError as e:
-        raise ValueError(str(e).splitlines()[0]) from None
-    except KeyError as e:
-        raise ValueError(str(e.args[0]) if e.args else "unknown preset") from None
 
 
 def run_estimate(args: argparse.Namespace) -> dict:
     """The error budget of the layer under the scheme: relative_rms, bias, by_source and more."""
     from aimc.layers import load_layer, quantize_layer, synthetic_layer
 
-    scheme = _scheme(args)
+    scheme, name = scheme_from_args(args)
     layer = load_layer(args.layer) if args.layer else synthetic_layer()
     quantized = quantize_layer(layer, scheme)
     budget = error_budget(quantized, scheme)
@@ -76,7 +46,7 @@ def run_estimate(args: argparse.Namespace) -> dict:
                      "the exact circuit solve: aimc simulate with the same arguments")
     return {
         "layer": layer.name,
-        "preset": None if args.config else (args.preset or DEFAULT_PRESET),
+        "scheme_name": name,
         "relative_rms": summary["relative_rms"],
         "bias": summary["bias"],
         "by_source": summary["by_source"],
@@ -91,7 +61,7 @@ def run_estimate(args: argparse.Namespace) -> dict:
 def format_budget_table(result: dict) -> str:
     """A readable error-budget table."""
     lines = [
-        f"error budget: layer {result['layer']}" + (f", preset {result['preset']}" if result.get("preset") else ""),
+        f"error budget: layer {result['layer']}, scheme {result['scheme_name']}",
         f"  relative rms error  {result['relative_rms']:.4g}",
         f"  relative bias       {result['bias']:+.3g}",
         "",
@@ -109,40 +79,20 @@ def format_budget_table(result: dict) -> str:
 
 
 def add_formulas_arguments(parser: argparse.ArgumentParser) -> None:
+    add_scheme_arguments(parser)
     parser.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
-    parser.add_argument("--preset", default=None, help="include the preset's error laws and decode")
 
 
 def run_formulas(args: argparse.Namespace) -> str:
-    """The derived expressions, one per line (plain sympy text or LaTeX)."""
+    """The derived expressions, one per line (plain sympy text or LaTeX): the general ones, then the scheme's
+    error laws and weight decode."""
     import sympy as sp
 
     from aimc.mapping import SliceLayout
 
     from .symbolic import formulas
 
-    scheme = None
-    if getattr(args, "preset", None):
-        ns = argparse.Namespace(preset=args.preset, config=None, overrides=[])
-        scheme = _scheme(ns)
-    exprs = formulas(scheme.device if scheme else None, SliceLayout.from_scheme(scheme) if scheme else None)
+    scheme, _ = scheme_from_args(args)
+    exprs = formulas(scheme.device, SliceLayout.from_scheme(scheme))
     render = sp.latex if args.latex else sp.sstr
     return "\n".join(f"{name}: {render(expr)}" for name, expr in exprs.items())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry for testing: ``python -m aimc.theory.cli [estimate options]``."""
-    parser = argparse.ArgumentParser(prog="aimc estimate")
-    add_estimate_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        result = run_estimate(args)
-    except ValueError as e:
-        print(f"error: {e}")
-        return 2
-    print(json.dumps(result, indent=2) if args.json else format_budget_table(result))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

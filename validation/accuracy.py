@@ -17,9 +17,9 @@ The path, as the paper did it (Xiao et al. 2022, sections 4-7; ``shared/PAPER.md
    (the converted network with ideal devices, no ADC and no wire resistance: the 8-bit quantised digital
    model, :func:`quantized_scheme`).
 
-Results go to a CSV (:class:`ResultsCSV`): written atomically (temporary file, then ``os.replace``), and
-resumable: a row keyed by model, data, scheme hash, images, chips, seed and calibration size is reused
-instead of recomputed.
+Results go to a CSV (:class:`aimc.results.ResultsCSV`, through :func:`run_cached`): written atomically
+(temporary file, then ``os.replace``), and resumable: a row keyed by :data:`KEY_FIELDS` (model, data, scheme
+hash, images, chips, seed and calibration size) is reused instead of recomputed.
 
 The ImageNet path, for users with their own weights::
 
@@ -52,7 +52,7 @@ from aimc.montecarlo.layers import analog_layers, calibrate_inputs, convert, rep
 from torch import nn
 from tqdm import tqdm
 
-from aimc.results import folder_lock, read_csv, write_csv_atomic
+from aimc.results import ResultsCSV
 from aimc.scheme import Scheme
 
 from .data import (
@@ -73,7 +73,6 @@ __all__ = [
     "CALIBRATION_SEED",
     "KEY_FIELDS",
     "Network",
-    "ResultsCSV",
     "accuracy_for_scheme",
     "chip_seed",
     "evaluate_chips",
@@ -92,55 +91,6 @@ CPU_BUDGET = 1 << 25
 GPU_BUDGET = 1 << 28
 """Elements of the largest intermediate tensor of an analog layer (``_AnalogBase.budget``): the engine's
 default on the CPU; a larger one on a GPU, where few large launches beat many small ones."""
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Results files: atomic, resumable
-# ---------------------------------------------------------------------------------------------------------
-
-
-class ResultsCSV:
-    """A CSV of result rows, one per finished point, identified by ``key_fields``.
-
-    Every :meth:`add` rewrites the whole file through a temporary file in the same folder and
-    ``os.replace``, so a reader (or an interrupted run) sees either the old or the new file, never a
-    partial one. Columns are the union of all rows' keys, in first-seen order.
-    """
-
-    def __init__(self, path: str | os.PathLike, key_fields: Sequence[str] = KEY_FIELDS):
-        self.path = Path(path)
-        self.key_fields = tuple(key_fields)
-
-    def rows(self) -> list[dict[str, str]]:
-        return read_csv(self.path)
-
-    def _key(self, row: dict) -> tuple[str, ...]:
-        return tuple(_cell(row.get(k, "")) for k in self.key_fields)
-
-    def find(self, key: dict) -> dict[str, str] | None:
-        """The stored row whose key fields equal those of ``key`` (compared as CSV text), or None."""
-        wanted = self._key(key)
-        return next((row for row in self.rows() if self._key(row) == wanted), None)
-
-    def add(self, row: dict) -> None:
-        """Insert ``row`` (replacing a stored row with the same key) and write the file atomically."""
-        with folder_lock(self.path.parent):  # another process may be adding to the same file
-            rows = [r for r in self.rows() if self._key(r) != self._key(row)]
-            rows.append({k: _cell(v) for k, v in row.items()})
-            write_csv_atomic(self.path, rows)
-
-
-def _cell(value: object) -> str:
-    """The CSV text of a value (lists and dicts as compact JSON, floats with full precision)."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, separators=(",", ":"))
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
 
 
 def scheme_hash(scheme: Scheme) -> str:

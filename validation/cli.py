@@ -10,10 +10,11 @@ import argparse
 from pathlib import Path
 
 from aimc.cli_common import add_scheme_arguments, scheme_from_args
+from aimc.results import DEFAULT_RESULTS_DIR, ResultsCSV
 
 from .accuracy import (
     CALIBRATION_IMAGES,
-    ResultsCSV,
+    KEY_FIELDS,
     accuracy_for_scheme,
     load_network,
     result_key,
@@ -33,7 +34,7 @@ DEFAULT_CSV = "aimc_accuracy.csv"
 
 
 def add_accuracy_arguments(parser: argparse.ArgumentParser) -> None:
-    add_scheme_arguments(parser, default_preset="design-a")
+    add_scheme_arguments(parser)
     models = ", ".join(sorted(REFERENCE_MODELS))
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"{models}, or a torchvision ResNet-50 state dict .pt/.pth (ImageNet path; needs "
@@ -70,7 +71,7 @@ def run_accuracy(args: argparse.Namespace) -> dict:
         raise ValueError(f"--model: {args.model!r} is neither a reference model ({', '.join(sorted(REFERENCE_MODELS))}) "
                          "nor a .pt/.pth state dict")
     scheme, scheme_name = scheme_from_args(args)
-    store = None if args.no_save else ResultsCSV(args.out)
+    store = None if args.no_save else ResultsCSV(args.out, KEY_FIELDS)
     net = None
 
     def network():
@@ -129,27 +130,26 @@ def format_accuracy(result: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# aimc validate (MVM-level validation: theory against Monte Carlo; the work lives in .mvm and .conformance)
+# aimc validate (MVM-level validation: theory against Monte Carlo; the work lives in .sweep and .conformance)
 # ---------------------------------------------------------------------------------------------------------
 
 __all__ += ["add_validate_arguments", "format_validation", "run_validate"]
 
-DEFAULT_VALIDATE_OUT = "aimc_validation"
-
 
 def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", choices=("mvm", "conformance"),
-                        help="mvm: the published sweep (theory vs Monte Carlo, CSV + plots); conformance: every "
-                        "registered option of the vocabulary, one check each")
+                        help="mvm: the published sweep (theory vs Monte Carlo: a CSV and a summary; the plots are "
+                        "aimc figures mvm_identity mvm_regimes); conformance: every registered option of the "
+                        "vocabulary, one check each")
     parser.add_argument("--quick", action="store_true", help="a small subset (the CI subset for conformance)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help=f"results folder; a rerun resumes, skipping finished points (default "
-                        f"{DEFAULT_VALIDATE_OUT}/mvm or {DEFAULT_VALIDATE_OUT}/conformance)")
+                        f"{DEFAULT_RESULTS_DIR}/mvm or {DEFAULT_RESULTS_DIR}/conformance; aimc figures reads "
+                        f"the sweep from {DEFAULT_RESULTS_DIR}/mvm by default)")
     parser.add_argument("--workers", type=int, default=1,
                         help="parallel processes for the mvm sweep (each uses --threads torch threads; default 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda for the Monte Carlo (default cpu)")
-    parser.add_argument("--no-plots", action="store_true", help="mvm: write the CSV only")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -157,24 +157,26 @@ def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
 def run_validate(args: argparse.Namespace) -> dict:
     """Run ``aimc validate mvm|conformance``; ValueError on bad arguments."""
     from .conformance import run_conformance
-    from .mvm import run_sweep
+    from .sweep import run_sweep
 
     for name in ("workers", "threads"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name}: must be >= 1, got {getattr(args, name)}")
-    out = args.out or str(Path(DEFAULT_VALIDATE_OUT) / args.target)
+    out = args.out or str(Path(DEFAULT_RESULTS_DIR) / args.target)
     if args.target == "conformance":
         result = run_conformance("quick" if args.quick else "full", out, progress=not args.no_progress,
                                  device=args.device)
     else:
         result = run_sweep(out, quick=args.quick, workers=args.workers, threads=args.threads, device=args.device,
-                           progress=not args.no_progress, plots=not args.no_plots)
+                           progress=not args.no_progress)
+    if result.get("csv") is not None:
+        result["csv"] = str(result["csv"])  # a path, for --json
     result["target"] = args.target
     return result
 
 
 def format_validation(result: dict) -> str:
     from .conformance import format_conformance
-    from .mvm import format_summary
+    from .sweep import format_summary
 
     return format_conformance(result) if result.get("target") == "conformance" else format_summary(result)

@@ -45,7 +45,9 @@ from aimc.devices import DEVICE_LAWS
 from aimc.mapping import SliceLayout
 from aimc.scheme import ERROR_MODELS, Scheme
 
-from .mvm import Comparison, LayerSpec, ResultsTable, Unsupported, _valid, compare
+from .comparison import Comparison, LayerSpec, Unsupported, compare
+from .sweep import _valid
+from .sweep import sweep_table as ResultsTable
 
 __all__ = [
     "ADC_BITS",

@@ -17,9 +17,11 @@ layer, and logits that shrink layer after layer.
 The command line also prints the closed-form prediction of the mean weight gain
 (:func:`aimc.theory.weight_gain`, the mean over chips), beside the one chip it measures.
 
-Command line (one programmed chip per scheme, the reference is the 8-bit quantised digital network)::
+Command line (one programmed chip per scheme, the reference is the 8-bit quantised digital network). The
+scheme is built as for every ``aimc`` command (--preset, --config, --set; default design-a), with
+:data:`MEASUREMENT_CONDITIONS` applied before --set::
 
-    python -m aimc.validation.diagnostics --model resnet50-tinyimagenet --images 16 \\
+    python -m aimc.validation.diagnostics --model resnet50-tinyimagenet --images 16 --set device.on_off=inf \\
         --set device.programming.model=state_independent --set device.programming.alpha=0.02 \\
         --vary mapping.kind=differential,offset --vary device.clip=range,none
 """
@@ -38,7 +40,7 @@ from aimc.montecarlo.layers import analog_layers
 from torch import nn
 
 from aimc._fields import ConfigError
-from aimc.cli_common import parse_sets
+from aimc.cli_common import add_scheme_arguments, scheme_from_args
 from aimc.scheme import Scheme
 
 __all__ = ["main", "output_gain", "weight_gains"]
@@ -101,48 +103,63 @@ def _variations(vary: Sequence[str]) -> list[dict]:
     return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .accuracy import convert_network, load_network, quantized_scheme
-    from .data import normalise
+MEASUREMENT_CONDITIONS = {"adc.bits": 0}
+"""Applied to the scheme before --set: a gain of the effective weights needs input-linear layers (no ADC)."""
+
+
+def _parser() -> argparse.ArgumentParser:
     from .models import REFERENCE_MODELS
 
     parser = argparse.ArgumentParser(prog="python -m aimc.validation.diagnostics",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, choices=sorted(REFERENCE_MODELS))
     parser.add_argument("--images", type=int, default=16,
-                        help="test images (a fixed, seeded, class-balanced subset) fed to both networks")
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
+                        help="test images (a fixed, seeded, class-balanced subset) fed to both networks (default 16)")
+    add_scheme_arguments(parser)
     parser.add_argument("--vary", action="append", default=[], metavar="PATH=V1,V2",
-                        help="one scheme per combination of the listed values")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
+                        help="one scheme per combination of the listed values, on top of the scheme (repeatable)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the chips and of the image subset (default 0)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per scheme")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _diagnose(net, reference: nn.Module, inputs: torch.Tensor, scheme: Scheme, seed: int) -> dict:
+    """The measured and predicted weight gains of one programmed chip, and its output gain."""
+    from .accuracy import convert_network
+
+    analog = convert_network(net, scheme, seed=seed)
+    layers = weight_gains(analog, predict=True)
+    gains = np.array([r["gain"] for r in layers])
+    return {
+        "weight_gain_mean": float(gains.mean()),
+        "weight_gain_min": float(gains.min()),
+        "weight_gain_min_layer": layers[int(gains.argmin())]["layer"],
+        "predicted_weight_gain_mean": float(np.mean([r["predicted_gain"] for r in layers])),
+        "predicted_weight_gain_min": float(np.min([r["predicted_gain"] for r in layers])),
+        "weight_residual_mean": float(np.mean([r["residual"] for r in layers])),
+        "weight_bias_mean": float(np.mean([r["bias"] for r in layers])),
+        "predicted_weight_bias_mean": float(np.mean([r["predicted_bias"] for r in layers])),
+        **output_gain(analog, reference, inputs),
+        "images": int(inputs.shape[0]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .accuracy import convert_network, load_network, quantized_scheme
+    from .data import normalise
+
+    args = _parser().parse_args(argv)
     try:
         if args.images < 1:
             raise ValueError(f"--images: must be >= 1, got {args.images}")
-        base = {"adc.bits": 0, "array.rows": 1152, "device.on_off": "inf", **parse_sets(args.sets)}
-        schemes = [(v, Scheme().with_overrides({**base, **v})) for v in _variations(args.vary)]
+        base, _ = scheme_from_args(args, MEASUREMENT_CONDITIONS)
+        schemes = [(v, base.with_overrides(v)) for v in _variations(args.vary)]
         net = load_network(args.model, images=args.images, seed=args.seed, device=args.device)
         inputs = normalise(net.images, net.mean, net.std).to(net.device)
         reference = convert_network(net, quantized_scheme(schemes[0][1]))
         for varied, scheme in schemes:
-            analog = convert_network(net, scheme, seed=args.seed)
-            layers = weight_gains(analog, predict=True)
-            gains = np.array([r["gain"] for r in layers])
-            row = {
-                **{k: str(v) for k, v in varied.items()},
-                "weight_gain_mean": float(gains.mean()),
-                "weight_gain_min": float(gains.min()),
-                "weight_gain_min_layer": layers[int(gains.argmin())]["layer"],
-                "predicted_weight_gain_mean": float(np.mean([r["predicted_gain"] for r in layers])),
-                "predicted_weight_gain_min": float(np.min([r["predicted_gain"] for r in layers])),
-                "weight_residual_mean": float(np.mean([r["residual"] for r in layers])),
-                "weight_bias_mean": float(np.mean([r["bias"] for r in layers])),
-                "predicted_weight_bias_mean": float(np.mean([r["predicted_bias"] for r in layers])),
-                **output_gain(analog, reference, inputs),
-                "images": int(inputs.shape[0]),
-            }
+            row = {**{k: str(v) for k, v in varied.items()}, **_diagnose(net, reference, inputs, scheme, args.seed)}
             if args.json:
                 print(json.dumps(row), flush=True)
             else:

@@ -3,14 +3,16 @@
 An :class:`Experiment` is a named list of :class:`Point` (a label and the scheme overrides of that point,
 applied on top of the experiment's base scheme). :func:`run_experiment` evaluates every point on a
 reference network and writes one CSV row per finished point at once, atomically, to
-``validation/results/<model>/<experiment>.csv``; a rerun skips the points already there (same point,
-scheme, images, chips and seed).
+``<out>/<model>/<experiment>.csv``; a rerun skips the points already there (same point, scheme, images,
+chips and seed). ``--out`` defaults to :data:`aimc.results.DEFAULT_RESULTS_DIR` (``aimc_results`` in the
+current directory); the repository's committed results are in ``validation/results``, so a command that
+extends them names it (``--out validation/results``).
 
 Command line::
 
     python -m aimc.validation.experiments list
     python -m aimc.validation.experiments run designs cell-si-mapping --model resnet50-tinyimagenet \\
-        --images 2000 --chips 5 --device cuda [--match LABEL] [--max-seconds 500]
+        --images 2000 --chips 5 --device cuda [--match LABEL] [--max-seconds 500] [--out DIR]
 
 Conventions shared by the sweeps (the paper's where it states them, ``shared/PAPER.md`` sections 4-7):
 8-bit weights per layer, 8-bit activations (signed first layer), calibration on 500 separate images;
@@ -58,6 +60,7 @@ import torch
 from aimc._fields import ConfigError
 from aimc.cli_common import quiet_broken_pipe
 from aimc.presets import get_preset
+from aimc.results import DEFAULT_RESULTS_DIR
 from aimc.scheme import Scheme
 
 from .accuracy import (
@@ -73,7 +76,8 @@ from .models import REFERENCE_MODELS
 
 __all__ = ["EXPERIMENTS", "Experiment", "Point", "main", "point_scheme", "results_path", "run_experiment"]
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path(DEFAULT_RESULTS_DIR)
+"""Where results files go unless told otherwise: relative to the current directory, never the package."""
 DEFAULT_CHIPS = 5
 POINT_KEY = ("experiment", "point", "model", "scheme_hash", "images", "chips", "seed", "calibration_images")
 
@@ -357,7 +361,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="start no new point after this many seconds (finished points are saved)",
     )
-    run.add_argument("--root", default=str(RESULTS_DIR), help="results folder (default validation/results)")
+    run.add_argument("--out", "--root", dest="out", default=str(RESULTS_DIR), metavar="DIR",
+                     help=f"results folder, one CSV per model and experiment, resumed where it stopped (default "
+                     f"{RESULTS_DIR}, in the current directory; the repository's own results: validation/results)")
     run.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -399,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
                 chips=args.chips,
                 seed=args.seed,
                 batch_size=args.batch_size,
-                root=args.root,
+                root=args.out,
                 match=args.match,
                 deadline=deadline,
                 calibration_images=args.calibration_images,

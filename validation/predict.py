@@ -57,12 +57,11 @@ from aimc.theory import expected_weight_error, weight_error_variance
 from scipy import stats
 from torch import nn
 
-from aimc.results import atomic_file, read_csv
+from aimc.results import ResultsCSV, atomic_file, read_csv
 from aimc.scheme import Scheme
 
 from .accuracy import (
     Network,
-    ResultsCSV,
     convert_network,
     load_network,
     normalise,

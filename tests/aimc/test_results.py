@@ -1,7 +1,10 @@
-"""Atomic results files: an interrupted write leaves the old file intact and no temporary file behind."""
+"""Results files: an interrupted write leaves the old file intact and no temporary file behind, and the one
+results table (ResultsCSV) finds rows by the text of their keys and loses none to concurrent writers."""
 
+import math
 import os
 
+import numpy as np
 import pytest
 
 from aimc import results
@@ -30,12 +33,13 @@ def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
 
 
 def _add_rows(path: str, writer: int, count: int, start) -> None:
-    from aimc.validation.accuracy import ResultsCSV
-
-    store = ResultsCSV(path, ("writer", "i"))
+    store = results.ResultsCSV(path, ("writer", "i"))
     start.wait()  # all writers at once, so that unlocked read-modify-writes would overlap
     for i in range(count):
-        store.add({"writer": writer, "i": i, "value": f"{writer}-{i}"})
+        if i % 2:
+            store.add({"writer": writer, "i": i, "value": f"{writer}-{i}"})
+        else:  # several results in one addition, as a figure point drawn per layer
+            store.add([{"writer": writer, "i": i, "value": f"{writer}-{i}"}])
 
 
 def test_concurrent_writers_lose_no_row(tmp_path):
@@ -68,3 +72,48 @@ def test_folder_lock_is_exclusive(tmp_path):
     fd = os.open(tmp_path / "new", os.O_RDONLY)  # released after the block
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     os.close(fd)
+
+
+def test_rows_are_found_by_the_text_of_their_keys(tmp_path):
+    store = results.ResultsCSV(tmp_path / "r.csv", ("model", "chips", "alpha"))
+    store.add({"model": "m", "chips": 5, "alpha": 0.1, "accuracies": [0.5, 0.25], "ok": True, "none": None})
+    assert store.find({"model": "m", "chips": "5", "alpha": "0.1"})["accuracies"] == "[0.5,0.25]"
+    assert store.find(("m", "5", "0.1")) == store.find({"model": "m", "chips": 5, "alpha": 0.1, "other": 1})
+    assert store.find({"model": "m", "chips": 4, "alpha": 0.1}) is None
+    row = results.read_csv(tmp_path / "r.csv")[0]
+    assert (row["ok"], row["none"]) == ("True", "")
+    assert list(store.rows) == [("m", "5", "0.1")]
+
+
+def test_a_result_of_several_rows_is_replaced_whole(tmp_path):
+    store = results.ResultsCSV(tmp_path / "r.csv", ("point",))
+    store.add([{"point": "a", "layer": 0}, {"point": "a", "layer": 1}, {"point": "b", "layer": 0}])
+    store.add([{"point": "a", "layer": 0, "v": 2}])
+    assert [(r["point"], r["layer"], r["v"]) for r in results.read_csv(store.path)] == [("b", "0", ""),
+                                                                                       ("a", "0", "2")]
+    assert store.finished_keys() == {"a", "b"}
+
+
+def test_failed_rows_are_not_finished_and_fixed_columns_and_order_are_kept(tmp_path):
+    store = results.ResultsCSV(tmp_path / "r.csv", ("key",), columns=("key", "index", "error_message"),
+                               sort_key=lambda row: int(row["index"]))
+    store.add({"key": "late", "index": 2, "error_message": "", "dropped": "x"})
+    store.add({"key": "failed", "index": 1, "error_message": "RuntimeError: boom"})
+    store.add({"key": "early", "index": 0})
+    assert store.finished("late") and store.finished("early") and not store.finished("failed")
+    assert store.finished_keys() == {"late", "early"}
+    assert not store.finished("missing") and store.find("missing") is None
+    lines = (tmp_path / "r.csv").read_text().splitlines()
+    assert lines == ["key,index,error_message", "early,0,", "failed,1,RuntimeError: boom", "late,2,"]
+
+
+def test_cell_text_and_its_readers():
+    assert results.cell_text(0.1 + 0.2) == "0.30000000000000004"
+    assert results.cell_text(np.float64(0.25)) == "0.25"  # not numpy's own repr
+    assert results.cell_text({"a": [1, 2]}) == '{"a":[1,2]}'
+    assert (results.cell_text(None), results.cell_text(False), results.cell_text(3)) == ("", "False", "3")
+    row = {"x": "2.5", "empty": "", "text": "n/a", "yes": "True", "old": "true", "no": "false"}
+    assert results.number(row, "x") == 2.5
+    assert all(math.isnan(results.number(row, k)) for k in ("empty", "text", "missing"))
+    assert results.flag(row, "yes") and results.flag(row, "old") and not results.flag(row, "no")
+    assert not results.flag(row, "missing")

@@ -222,7 +222,7 @@ def test_adc_histogram_offset_uses_more_of_its_range_and_counts_every_signal(dir
 
 
 def test_plot_only_figures_are_skipped_with_a_message_without_csvs(dirs):
-    for name in ("accuracy_sweeps", "mvm_identity"):
+    for name in ("accuracy_sweeps", "mvm_identity", "mvm_regimes"):
         result = run_figure(name, quick=True)
         assert not result["computed"] and result["files"] == []
         assert "no " in result["skipped"] and "CSV" in result["skipped"] and f"aimc figures {name}" in result["skipped"]
@@ -280,15 +280,58 @@ def test_accuracy_sweeps_keeps_design_variants_and_other_test_set_sizes(dirs):
     png_written("accuracy_sweeps", suffix="-resnet50-tinyimagenet")
 
 
-def test_mvm_identity_draws_the_validation_csv(dirs):
-    pytest.importorskip("aimc.validation.mvm")
-    rows = [{"key": str(i), "mapping": m, "expected": "True", "mc_sigma": s, "theory_sigma": s * 1.01,
-             "mc_ci_low": s * 0.98, "mc_ci_high": s * 1.02, "within_tolerance": "True", "error_message": ""}
-            for i, (m, s) in enumerate((("differential", 0.05), ("offset, digital", 0.3), ("differential", 0.1)))]
-    _write_csv(_base.RESULTS_DIR / "mvm" / "mvm.csv", rows)
-    result = run_figure("mvm_identity", quick=True)
+def _sweep_row(i: int, mapping: str, sigma: float, **columns) -> dict:
+    """A finished row of the MVM sweep's CSV, as ``aimc validate mvm`` writes it (booleans as older rows
+    spell them, lower case)."""
+    return {"key": str(i), "index": i, "design": "ofat", "factor": "adc",
+            "base": "differential/state_independent", "mapping": mapping, "error": "state_independent",
+            "alpha": 0.01, "on_off": "inf", "rows": 144, "adc_bits": 8, "adc_range": "calibrated", "r": 0.0,
+            "expected": "true", "mc_sigma": sigma, "theory_sigma": sigma * 1.01, "mc_ci_low": sigma * 0.98,
+            "mc_ci_high": sigma * 1.02, "ratio": 1.01, "within_tolerance": "true", "sigma_analog_lsb": 0.3,
+            "r_n_imax": 0.0, "error_message": "", **columns}
+
+
+SWEEP_ROWS = [
+    _sweep_row(0, "differential", 0.05),
+    _sweep_row(1, "offset, digital", 0.3, adc_range="max", sigma_analog_lsb=3.0),
+    _sweep_row(2, "differential", 0.1, factor="parasitics", r=1e-4, r_n_imax=0.02, ratio=1.2,
+               within_tolerance="false", expected="false"),
+    _sweep_row(3, "differential", 0.1, factor="clipping", design="grid", on_off=10.0, alpha=0.02),
+]
+
+
+@pytest.mark.parametrize("name", ["mvm_identity", "mvm_regimes"])
+def test_mvm_figures_draw_the_validation_csv(dirs, name):
+    _write_csv(_base.RESULTS_DIR / "mvm" / "mvm.csv", SWEEP_ROWS)
+    result = run_figure(name, quick=True)
+    assert result["skipped"] is None and result["files"] == [str(_base.gallery_path(name, quick=True))]
+    png_written(name)
+
+
+def test_mvm_figures_read_a_sweep_folder_given_as_the_results(dirs):
+    _write_csv(dirs / "my-sweep" / "mvm.csv", SWEEP_ROWS)  # `aimc validate mvm --out my-sweep`
+    result = run_figure("mvm_identity", quick=True, results=dirs / "my-sweep")
     assert result["skipped"] is None
-    png_written("mvm_identity")
+    assert _base.RESULTS_DIR == dirs / "results"  # the folder was set for that run only
+
+
+def test_figures_are_written_under_out_and_read_results_from_results(tmp_path, monkeypatch, capsys):
+    """Nothing goes into the installed package: aimc_figures/ in the current directory, or --out."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["figures", "error_budget", "--quick", "--no-progress", "--json"]) == 0
+    files = json.loads(capsys.readouterr().out)["files"]
+    assert sorted(files) == ["aimc_figures/data/error_budget.quick.csv",
+                             "aimc_figures/gallery/error_budget.quick.png"]
+    assert all((tmp_path / f).is_file() for f in files)
+    _write_csv(tmp_path / "runs" / "mvm" / "mvm.csv", SWEEP_ROWS)
+    argv = ["figures", "error_budget", "mvm_identity", "--quick", "--plot-only", "--out", "elsewhere",
+            "--results", "runs"]
+    assert main(argv + ["--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["files"] == ["elsewhere/gallery/mvm_identity.quick.png"]
+    assert "elsewhere/data/error_budget.quick.csv" in result["skipped"]["error_budget"]  # its data is under --out
+    assert main(["figures", "mvm_identity", "--quick"]) == 0  # no --results: aimc_results/ holds no sweep
+    assert "skipped: mvm_identity: no MVM validation CSV under aimc_results" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -307,7 +350,7 @@ def test_unknown_figure_names_are_refused_with_the_list(dirs, capsys):
     with pytest.raises(ValueError, match="known: mapping_error, bit_slicing"):
         figure_module("nope")
     args = argparse.Namespace(names=["error_budget", "nope"], all=False, quick=True, plot_only=False,
-                              no_progress=True, json=False)
+                              no_progress=True, json=False, out=None, results=None)
     with pytest.raises(ValueError, match="unknown figure 'nope'"):
         run_figures(args)
     assert not _base.data_path("error_budget", quick=True).exists()  # refused before any work

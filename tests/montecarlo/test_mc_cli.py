@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from aimc.montecarlo.cli import add_simulate_arguments, run_simulate
+from aimc.montecarlo.cli import add_simulate_arguments, format_simulation, run_simulate
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -32,9 +32,20 @@ def test_simulate_user_layer_ideal_is_exact(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "layer.npz"
     np.savez(path, weights=rng.normal(size=(10, 30)), inputs=rng.normal(size=(7, 30)))
-    out = run_simulate(_args("--layer", str(path), "--trials", "2", "--set", "adc.bits=0", "--float64"))
+    out = run_simulate(_args("--layer", str(path), "--trials", "2", "--set", "adc.bits=0", "--float64",
+                             "--set", "device.programming.model=none", "--set", "device.programming.alpha=0"))
     assert out["vectors"] == 7 and out["outputs"] == 10 and out["signed_inputs"] is True
     assert out["relative_rms"] < 1e-12
+
+
+def test_simulate_default_is_design_a_and_its_table():
+    out = run_simulate(_args("--trials", "2", "--set", "adc.bits=0"))
+    assert out["scheme"] == "design-a (modified)"
+    # design A's SONOS programming error, not the ideal cells of a bare Scheme()
+    assert 0.03 < out["relative_rms"] < 0.1
+    table = format_simulation(out)
+    assert table.splitlines()[0] == "Monte Carlo: design-a (modified), layer synthetic"
+    assert f"relative_rms = {out['relative_rms']:.4g}  (95 % CI" in table and "chips        = 2" in table
 
 
 @pytest.mark.parametrize(

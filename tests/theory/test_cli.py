@@ -15,9 +15,10 @@ def _args(*argv):
 
 def test_default_estimate_prints_a_budget_table():
     result = cli.run_estimate(_args())
-    assert result["preset"] == "design-a" and 0 < result["relative_rms"] < 1
+    assert result["scheme_name"] == "design-a" and 0 < result["relative_rms"] < 1
     assert sum(result["by_source"].values()) == pytest.approx(1.0)
     table = cli.format_budget_table(result)
+    assert table.startswith("error budget: layer synthetic, scheme design-a")
     assert "programming" in table and "relative rms" in table
     json.dumps(result)
 
@@ -31,11 +32,17 @@ def test_set_overrides_and_bad_values_are_one_line_value_errors():
         assert "\n" not in str(info.value)
 
 
-def test_formulas_plain_and_latex():
+def test_formulas_plain_and_latex_of_the_default_and_a_modified_scheme():
     parser = argparse.ArgumentParser()
     cli.add_formulas_arguments(parser)
-    assert "erf" in cli.run_formulas(parser.parse_args([]))
-    assert "\\operatorname{erf}" in cli.run_formulas(parser.parse_args(["--latex", "--preset", "design-a"]))
+    default = cli.run_formulas(parser.parse_args([]))
+    assert "erf" in default
+    # design A (the default) has a programming error law and a differential decode
+    assert "sigma_programming(g):" in default and "decoded weight:" in default
+    ideal = cli.run_formulas(parser.parse_args(["--set", "device.programming.model=none",
+                                                "--set", "device.programming.alpha=0"]))
+    assert "sigma_programming(g):" not in ideal and "decoded weight:" in ideal
+    assert "\\operatorname{erf}" in cli.run_formulas(parser.parse_args(["--latex", "--preset", "design-e"]))
 
 
 @pytest.mark.parametrize("topology", ["gate_bitline", "row_column"])

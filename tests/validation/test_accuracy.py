@@ -15,11 +15,12 @@ import pytest
 import torch
 from aimc.validation import accuracy as acc
 from aimc.validation import experiments as exps
-from aimc.validation.accuracy import Network, ResultsCSV
+from aimc.validation.accuracy import KEY_FIELDS, Network
 from aimc.validation.models import find_shared_dir, resnet50
 from torch import nn
 
 from aimc.cli import main as aimc_main
+from aimc.results import ResultsCSV, read_csv
 from aimc.scheme import Scheme
 
 # ---------------------------------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ def test_scheme_hash_is_stable_and_discriminating():
 
 
 def test_results_csv_resume_does_not_recompute(tmp_path):
-    store = ResultsCSV(tmp_path / "r.csv")
+    store = ResultsCSV(tmp_path / "r.csv", KEY_FIELDS)
     key = {
         "model": "m",
         "data": "",
@@ -178,7 +179,7 @@ def test_results_csv_resume_does_not_recompute(tmp_path):
     assert second["accuracies"] == [0.4, 0.6] and second["accuracy_mean"] == 0.5
     _, cached3 = acc.run_cached(store, {**key, "seed": "1"}, compute)
     assert calls == [1, 1] and not cached3
-    assert len(store.rows()) == 2
+    assert len(store.rows) == 2
 
 
 def test_results_csv_write_is_atomic(tmp_path, monkeypatch):
@@ -198,7 +199,7 @@ def test_results_csv_write_is_atomic(tmp_path, monkeypatch):
     monkeypatch.undo()
     store.add({"k": "b", "v": 2, "new_column": "x"})
     store.add({"k": "a", "v": 3})  # same key: replaced, not duplicated
-    rows = store.rows()
+    rows = list(store.rows.values())
     assert [(r["k"], r["v"]) for r in rows] == [("b", "2"), ("a", "3")]
     assert rows[0]["new_column"] == "x" and rows[1]["new_column"] == ""
 
@@ -229,11 +230,11 @@ def test_experiment_runner_writes_each_point_and_resumes(tmp_path, monkeypatch):
     )  # a past deadline: nothing is started
     assert not path.exists() and calls == []
     exps.run_experiment(exp, net, chips=3, root=tmp_path, progress=False, log=lambda m: None, match="ideal")
-    rows = ResultsCSV(path).rows()
+    rows = read_csv(path)
     assert [r["point"] for r in rows] == ["ideal"] and rows[0]["chips"] == "1"  # ideal devices: one chip
     n_calls = len(calls)
     exps.run_experiment(exp, net, chips=3, root=tmp_path, progress=False, log=lambda m: None)
-    rows = ResultsCSV(path).rows()
+    rows = read_csv(path)
     assert [r["point"] for r in rows] == ["ideal", "noisy"]
     noisy = rows[1]
     assert noisy["chips"] == "3" and len(json.loads(noisy["accuracies"])) == 3
@@ -334,12 +335,12 @@ def test_whole_path_on_a_reference_model(model, tmp_path, capsys):
     assert result["images"] == 8 and result["chips"] == 1 and result["accuracy_std"] == 0.0
     assert len(result["accuracies"]) == 1 and not result["cached"]
     assert result["baseline_float"] >= 0.25  # a trained network: far above chance on 8 balanced images
-    rows = ResultsCSV(out).rows()
+    rows = read_csv(out)
     assert len(rows) == 1 and rows[0]["model"] == model
     assert aimc_main(argv) == 0  # the second call reads the CSV instead of simulating
     again = json.loads(capsys.readouterr().out)
     assert again["cached"] and again["accuracy_mean"] == result["accuracy_mean"]
-    assert len(ResultsCSV(out).rows()) == 1
+    assert len(read_csv(out)) == 1
 
 
 def test_imagenet_path_with_a_model_built_here(tmp_path):

@@ -14,8 +14,8 @@ import dataclasses
 import pytest
 import torch
 from aimc.validation import conformance
+from aimc.validation.comparison import JUDGE_HALF_WIDTH, TOLERANCE, Unsupported, judge
 from aimc.validation.conformance import check_cases, coverage, registered_options, run_case
-from aimc.validation.mvm import JUDGE_HALF_WIDTH, TOLERANCE, Unsupported, judge
 
 QUICK = check_cases("quick")
 
