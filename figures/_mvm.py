@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from aimc.montecarlo import simulate_mvm
-from aimc.validation.comparison import adc_ranges, is_random, theory_budget
+from aimc.validation.comparison import adc_ranges, theory_budget
 
 from aimc.layers import SYNTHETIC, Layer, quantize_layer, synthetic_layer
 from aimc.scheme import Scheme
@@ -55,7 +55,7 @@ def evaluate(layer: Layer, scheme: Scheme, chips: int, seed: int = 0) -> dict:
     budget = theory_budget(q, scheme, ranges)
     row: dict = {"theory_relative_rms": budget.relative_rms, "theory_bias": budget.relative_bias}
     row.update({f"share_{s}": v for s, v in budget.by_source.items() if v != 0})
-    result = simulate_mvm(q, scheme, chips=chips if is_random(scheme) else 1, seed=seed, dtype=torch.float64,
+    result = simulate_mvm(q, scheme, chips=chips if scheme.device.random else 1, seed=seed, dtype=torch.float64,
                           ranges=ranges)
     summary = result.summary()
     ci = summary["relative_rms_ci"] or [math.nan, math.nan]

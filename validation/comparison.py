@@ -17,7 +17,7 @@ Verdict (:func:`judge`), the rule of DESIGN section 7, never loosened:
 * the bias is judged by the same rule wherever it is relevant (``|bias_MC| >= BIAS_RELEVANT x sigma_MC``).
 
 Chips are adaptive: a first batch, then more (independent seeds) until the half-width reaches
-:data:`TARGET_HALF_WIDTH` or ``max_chips``; a scheme without any random device effect (:func:`is_random`)
+:data:`TARGET_HALF_WIDTH` or ``max_chips``; a scheme without any random device effect (:attr:`aimc.scheme.Device.random`)
 is simulated on one chip (its error is deterministic, half-width 0).
 
 Documented approximations of the theory (:func:`approximation_reasons`) are stated per point, with the
@@ -54,15 +54,16 @@ from typing import Any
 import numpy as np
 import torch
 from aimc.montecarlo import calibrate_ranges, simulate_mvm
-from aimc.theory import Budget, decode_coefficients, error_budget
+from aimc.theory import Budget, conversion_scales, error_budget
 from aimc.theory.adc import REGIME_BOUNDARY
 from aimc.theory.parasitics import ERROR_SLOPE, VALIDITY_RN_IMAX, parasitic_scale, scale_name
 from scipy import stats
 
 from aimc.adc import ADCRange, step
-from aimc.inputs import slice_significance
+from aimc.inputs import conversion_significances, slice_significance
 from aimc.layers import Layer, QuantizedLayer, quantize_layer, synthetic_layer
 from aimc.mapping import SliceLayout, partitions
+from aimc.mappings import get_mapping
 from aimc.metrics import error_summary
 from aimc.scheme import Scheme
 
@@ -80,7 +81,6 @@ __all__ = [
     "adc_ranges",
     "approximation_reasons",
     "compare",
-    "is_random",
     "judge",
     "make_layer",
     "scheme_label",
@@ -152,14 +152,6 @@ def make_layer(spec: LayerSpec) -> Layer:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def is_random(scheme: Scheme) -> bool:
-    """Whether the scheme has a random device effect (otherwise every chip is identical)."""
-    d = scheme.device
-    return bool(
-        d.programming.active or d.read_noise.active or d.stuck.active or (d.drift.active and d.drift.nu_std > 0)
-    )
-
-
 def adc_ranges(scheme: Scheme, q: QuantizedLayer) -> list[ADCRange] | None:
     """One ADC range per weight slice for the scheme's policy, shared by theory and Monte Carlo.
 
@@ -220,7 +212,7 @@ def _simulate(
     device: str,
 ) -> MonteCarloEstimate:
     mode = "output_referred" if scheme.parasitics.r == 0 else "per_device"
-    random = is_random(scheme)
+    random = scheme.device.random
     batch = chips if random else 1
     start = time.perf_counter()
     outputs = []
@@ -368,8 +360,9 @@ def sigma_analog_over_lsb(budget: Any, scheme: Scheme, ranges: list[ADCRange] | 
     """RMS analog error over RMS LSB, both referred to the output: sqrt(V_analog / V_lsb).
 
     V_analog is the budget's mean analog variance (programming, drift, stuck, read noise, unit column);
-    V_lsb = sum over conversions of (c_k w_t Delta_k)^2, c_k the decode coefficient of weight slice k,
-    w_t the input-slice weight (digital accumulation) and Delta_k the LSB. With one kind of conversion
+    V_lsb = sum over conversions of (c_kc w_t Delta_k)^2, c_kc the weight of conversion c of weight slice k
+    (:func:`aimc.theory.conversion_scales`), w_t the input-slice weight (digital accumulation) and Delta_k
+    the LSB. With one kind of conversion
     this is sigma / Delta at the ADC input, the variable of :data:`aimc.theory.adc.REGIME_BOUNDARY`.
     ``nan`` without an ADC, ``0`` without analog error.
     """
@@ -379,16 +372,11 @@ def sigma_analog_over_lsb(budget: Any, scheme: Scheme, ranges: list[ADCRange] | 
     if v_analog <= 0:
         return 0.0
     layout = SliceLayout.from_scheme(scheme)
-    coef = decode_coefficients(layout)
-    i = scheme.inputs
-    t_sig = np.array(slice_significance(i.bits, i.slice_bits, q.signed_inputs), dtype=np.float64)
-    per_conv = float(np.sum(t_sig**2)) if (i.accumulation == "digital" and len(t_sig) > 1) else 1.0
-    sets = 2 if (layout.differential and scheme.mapping.subtraction == "digital") else 1
-    if scheme.mapping.kind == "offset" and scheme.mapping.offset == "unit_column":
-        sets = 2
+    scales = conversion_scales(layout)
+    per_conv = float(np.sum(np.square(conversion_significances(scheme.inputs, q.signed_inputs), dtype=np.float64)))
     parts = len(partitions(q.w_int.shape[1], scheme.array.rows))
-    v_lsb = sum((coef[k] * step(scheme.adc.bits, ranges[k])) ** 2 for k in range(layout.slices))
-    return math.sqrt(v_analog / (v_lsb * per_conv * sets * parts))
+    v_lsb = sum(float(np.sum(scales[k] ** 2)) * step(scheme.adc.bits, ranges[k]) ** 2 for k in range(layout.slices))
+    return math.sqrt(v_analog / (v_lsb * per_conv * parts))
 
 
 def approximation_reasons(scheme: Scheme, x_lsb: float, rni: float, parasitic_share: float,
@@ -405,7 +393,7 @@ def approximation_reasons(scheme: Scheme, x_lsb: float, rni: float, parasitic_sh
             text += "; correlation between input-slice conversions first order (Bussgang/Price)"
         out.append(text + ")")
     p = scheme.parasitics
-    if p.r > 0 and is_random(scheme):
+    if p.r > 0 and scheme.device.random:
         out.append(f"parasitics with device errors (r N I_max = {rni:.3g}): the theory adds the first-order "
                    "parasitic error of the ideal conductances as a bias; the IR drop's attenuation of the "
                    "device-error currents, also first order in r, is not modelled (aimc.theory.budget)")
@@ -422,10 +410,6 @@ def approximation_reasons(scheme: Scheme, x_lsb: float, rni: float, parasitic_sh
 
 
 def scheme_label(scheme: Scheme) -> str:
-    """A short name of the signed-weight mapping (the identity plot's colour)."""
-    m = scheme.mapping
-    if m.kind == "offset":
-        return "offset, unit column" if m.offset == "unit_column" else "offset, digital"
-    name = "differential" if m.kind == "differential" else "two-sided"
-    return name + (", digital subtraction" if m.subtraction == "digital" else "")
+    """A short name of the signed-weight mapping with its options (the identity plot's colour)."""
+    return get_mapping(scheme.mapping.kind).label(scheme.mapping)
 

@@ -15,8 +15,8 @@ vocabulary declares, so that a new option joins the suite by being registered:
 * (full set only) every mapping combination crossed with every ADC policy and input accumulation.
 
 A check case is a scheme (dotted overrides on :data:`BASE`), a small layer and a chip budget; its verdict
-is :func:`aimc.validation.mvm.compare` (3 % where the 95 % interval is tight enough, else inside the
-interval). An option the theory explicitly refuses (:class:`aimc.validation.mvm.Unsupported`) is
+is :func:`aimc.validation.comparison.compare` (3 % where the 95 % interval is tight enough, else inside the
+interval). An option the theory explicitly refuses (:class:`aimc.validation.comparison.Unsupported`) is
 reported as unsupported, with the theory's message. A choice that the generator cannot turn into a valid scheme (a new option needing parameters it
 does not know) becomes a case that *fails* with the configuration error, rather than being skipped.
 
@@ -46,8 +46,7 @@ from aimc.mapping import SliceLayout
 from aimc.scheme import ERROR_MODELS, Scheme
 
 from .comparison import Comparison, LayerSpec, Unsupported, compare
-from .sweep import _valid
-from .sweep import sweep_table as ResultsTable
+from .sweep import _valid, sweep_table
 
 __all__ = [
     "ADC_BITS",
@@ -141,12 +140,18 @@ def registered_options(cls: type = Scheme, prefix: str = "") -> dict[str, tuple]
 
 
 def _valid_mappings() -> list[dict[str, Any]]:
-    """Every combination of the mapping options that the vocabulary accepts (e.g. not unit_column with a
-    differential mapping)."""
+    """Every combination of the mapping options that the vocabulary accepts with some weight slice count (e.g.
+    not unit_column with a differential mapping)."""
     opts = registered_options()
     fields = ("mapping.kind", "mapping.offset", "mapping.subtraction")
-    combos = (dict(zip(fields, combo)) for combo in itertools.product(*(opts[f] for f in fields)))
-    return [mapping for mapping in combos if _valid(mapping)]
+    combos = (dict(zip(fields, combo, strict=True)) for combo in itertools.product(*(opts[f] for f in fields)))
+    return [mapping for mapping in combos if valid_slice_counts(mapping)]
+
+
+def _with_slices(mapping: dict[str, Any]) -> dict[str, Any]:
+    """The mapping options, with the smallest slice count it accepts when unsliced weights are not allowed."""
+    first = valid_slice_counts(mapping)[0]
+    return mapping if first == 1 else {**mapping, "weights.slices": first}
 
 
 def valid_slice_counts(mapping: dict) -> list[int]:
@@ -299,7 +304,7 @@ def _cross_cases() -> list[Case]:
     for mapping in _valid_mappings():
         label = "/".join(str(v) for v in mapping.values())
         for policy, bits, acc in itertools.product(opts["adc.range"], (4, 8), opts["inputs.accumulation"]):
-            over = {**mapping, **SI, "adc.range": policy, "adc.bits": bits, "inputs.accumulation": acc}
+            over = {**_with_slices(mapping), **SI, "adc.range": policy, "adc.bits": bits, "inputs.accumulation": acc}
             name = f"cross[{label}-{policy}{bits}-{acc}]"
             out.append(_case(name, over, [f"cross:{label}", f"cross:adc.range={policy}"]))
     return out
@@ -394,7 +399,7 @@ def run_conformance(level: str = "full", out_dir: str | None = None, progress: b
     """Run the check cases; with ``out_dir``, write (and resume) ``conformance.csv`` there atomically."""
     start = time.perf_counter()
     cases = check_cases(level)
-    table = ResultsTable(os.path.join(out_dir, "conformance.csv"), CONFORMANCE_COLUMNS) if out_dir else None
+    table = sweep_table(os.path.join(out_dir, "conformance.csv"), CONFORMANCE_COLUMNS) if out_dir else None
     rows = []
     old = torch.get_num_threads()
     torch.set_num_threads(1)

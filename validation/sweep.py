@@ -153,8 +153,8 @@ def _valid(overrides: dict) -> bool:
 
 
 def slice_counts(mapping: dict) -> list[int]:
-    """Weight slice counts of the sweep for a mapping: ceil(magnitude bits / b) for b in SLICE_BITS, if valid."""
-    mag = Scheme().with_overrides(mapping).magnitude_bits
+    """Weight slice counts of the sweep for a mapping: ceil(encoded bits / b) for b in SLICE_BITS, if valid."""
+    mag = Scheme().with_overrides(mapping).encoded_bits
     out = []
     for b in SLICE_BITS:
         s = -(-mag // b)
