@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from ._fields import ConfigError, spec, validate_fields
-from .devices import DEVICE_LAWS, TORCH, Ops
 from .adc_ranges import RANGE_POLICIES
+from .devices import DEVICE_LAWS, TORCH, Ops
 from .mappings import MAPPINGS, get_mapping
 
 __all__ = [

@@ -27,8 +27,8 @@ import torch
 from aimc.montecarlo.engine import calibrate_ranges, simulate_mvm
 
 from aimc.inputs import slice_count
-from aimc.mapping import SliceLayout
 from aimc.layers import QuantizedLayer
+from aimc.mapping import SliceLayout
 from aimc.scheme import Scheme
 
 SCHEMES = {

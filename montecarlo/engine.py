@@ -471,7 +471,6 @@ def simulate_mvm(
     q = layer if isinstance(layer, QuantizedLayer) else quantize_layer(layer, scheme)
     w_int, x_int = q.w_int.to(dev), q.x_int.to(dev)
     signed = q.signed_inputs
-    n, k = w_int.shape
     if isinstance(ranges, str):
         if ranges != "auto":
             raise ValueError(f"ranges: a list of ADCRange, None or 'auto', got {ranges!r}")
@@ -479,22 +478,43 @@ def simulate_mvm(
         ranges = calibrate_ranges(scheme, w_int, x_cal, signed, dtype=torch.float64)
     gain = scheme.device.drift.compensation_gain
     currents = CurrentModel(scheme, stream_generator(seed, 2, 0, dev), read_noise_mode, budget)
-    per_device = currents.noisy and read_noise_mode == "per_device"
+    read = _MVMReads(scheme, currents, signed, ranges, gain)
+    out = _simulate_chips(program_ideal(w_int, scheme, dtype), x_int, read, chips, seed, chunk, budget)
+    return MVMResult(out, q.reference, ranges, gain, signed)
+
+
+@dataclass
+class _MVMReads:
+    """How one block of chips reads one block of vectors: the signal path with this current model."""
+
+    scheme: Scheme
+    currents: CurrentModel
+    signed: bool
+    ranges: list[ADCRange] | None
+    gain: float
+
+    def __call__(self, x_int: torch.Tensor, programmed: Programmed) -> torch.Tensor:
+        common = {"signed_inputs": self.signed, "ranges": self.ranges, "gain": self.gain}
+        if self.currents.linear:  # the batched form of the same signal path (tested against the reference)
+            return linear_mvm(x_int, programmed, self.scheme, **common)
+        return analog_mvm(x_int, programmed, self.scheme, currents=self.currents, **common)
+
+
+def _simulate_chips(
+    ideal: Programmed, x_int: torch.Tensor, read: _MVMReads, chips: int, seed: int, chunk: int | None, budget: int
+) -> torch.Tensor:
+    """Outputs [chips, vectors, N] (CPU float64), programming and reading chips and vectors in blocks."""
+    scheme = read.scheme
+    n, k = ideal.first.shape[2], ideal.first.shape[3]
+    per_device = read.currents.noisy and read.currents.mode == "per_device"
     c_step = _chip_block(scheme, n, k, budget)
-    b_step = chunk or _vector_block(scheme, k, n, min(c_step, chips), per_device, budget, signed)
+    b_step = chunk or _vector_block(scheme, k, n, min(c_step, chips), per_device, budget, read.signed)
     out = torch.empty(chips, x_int.shape[0], n, dtype=torch.float64)
-    ideal = program_ideal(w_int, scheme, dtype)
     with no_tf32():
         for c0 in range(0, chips, c_step):
             c1 = min(chips, c0 + c_step)
             programmed = program_chips(ideal, scheme.device, seed, range(c0, c1))
             for b0 in range(0, x_int.shape[0], b_step):
-                xb = x_int[b0 : b0 + b_step]
-                if currents.linear:
-                    y = linear_mvm(xb, programmed, scheme, signed_inputs=signed, ranges=ranges, gain=gain)
-                else:
-                    y = analog_mvm(xb, programmed, scheme, signed_inputs=signed, ranges=ranges, currents=currents,
-                                   gain=gain)
-                out[c0:c1, b0 : b0 + b_step] = y.to("cpu", torch.float64)
-    return MVMResult(out, q.reference, ranges, gain, signed)
+                out[c0:c1, b0 : b0 + b_step] = read(x_int[b0 : b0 + b_step], programmed).to("cpu", torch.float64)
+    return out
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
 from aimc import adc as adc_mod
 from aimc.adc import ADCRange
 from aimc.inputs import conversion_significances, input_slices

@@ -49,8 +49,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from aimc.adc import ADCRange
-from aimc.inputs import input_max, saturate_inputs, slice_count
 from aimc.adc_ranges import range_policy, slice_ranges
+from aimc.inputs import input_max, saturate_inputs, slice_count
 from aimc.mapping import SliceLayout, quantize_weights
 from aimc.pipeline import analog_mvm, program_ideal
 from aimc.scheme import Scheme

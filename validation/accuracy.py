@@ -210,41 +210,10 @@ def load_network(
         raise ValueError(f"--calibration-images: must be >= 1, got {calibration_images}")
     dev = resolve_device(device)
     if model in REFERENCE_MODELS:
-        spec = reference_model(model)
-        test = ZipImageFolder(data if data is not None else shared_file("data", spec.test_zip, shared_dir))
-        if test.classes and len(test.classes) != spec.num_classes:
-            raise ValueError(
-                f"--data: {len(test.classes)} classes, but {model} has {spec.num_classes} outputs"
-            )
-        x, y = load_images(test, _take(test, images, seed))
-        cal = (
-            _load_calibration_file(calibration)
-            if calibration is not None
-            else calibration_set(model, shared_dir)[0]
-        )
-        cal = _pick(cal, calibration_images, CALIBRATION_SEED)
-        mean, std = spec.mean, spec.std
+        x, y, cal, (mean, std) = _reference_images(model, data, calibration, calibration_images, images, seed,
+                                                    shared_dir)
     else:
-        if data is None:
-            raise ValueError(
-                "--data: the ImageNet path (--model PATH) needs --data, a folder or zip of "
-                "ILSVRC2012 validation images"
-            )
-        path = Path(data)
-        if path.is_dir():
-            dataset = ImageNetValFolder(path, val_map)
-        elif path.is_file():
-            dataset = ImageNetValZip(path, val_map)
-        else:
-            raise FileNotFoundError(f"--data: {path} not found")
-        held: list[int] = []
-        if calibration is not None:
-            cal = _pick(_load_calibration_file(calibration), calibration_images, CALIBRATION_SEED)
-        else:
-            n_cal = min(calibration_images or CALIBRATION_IMAGES, len(dataset) - 1)
-            held = balanced_subset(dataset.targets, n_cal, CALIBRATION_SEED)
-            cal = load_images(dataset, held)[0]
-        x, y = load_images(dataset, _take(dataset, images, seed, held))
+        x, y, cal = _imagenet_images(data, val_map, calibration, calibration_images, images, seed)
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     net = load_model(model, shared_dir).to(dev).eval()
     return Network(
@@ -259,6 +228,41 @@ def load_network(
         subset=images,
         device=dev,
     )
+
+
+def _reference_images(model, data, calibration, calibration_images, images, seed, shared_dir) -> tuple:
+    """(test images, labels, calibration images, (mean, std)) of a reference model."""
+    spec = reference_model(model)
+    test = ZipImageFolder(data if data is not None else shared_file("data", spec.test_zip, shared_dir))
+    if test.classes and len(test.classes) != spec.num_classes:
+        raise ValueError(f"--data: {len(test.classes)} classes, but {model} has {spec.num_classes} outputs")
+    x, y = load_images(test, _take(test, images, seed))
+    cal = _load_calibration_file(calibration) if calibration is not None else calibration_set(model, shared_dir)[0]
+    return x, y, _pick(cal, calibration_images, CALIBRATION_SEED), (spec.mean, spec.std)
+
+
+def _imagenet_images(data, val_map, calibration, calibration_images, images, seed) -> tuple:
+    """(test images, labels, calibration images) of the ImageNet path; unless a calibration file is given,
+    the calibration images are a seeded, class-balanced pick held out of ``data``."""
+    if data is None:
+        raise ValueError("--data: the ImageNet path (--model PATH) needs --data, a folder or zip of "
+                         "ILSVRC2012 validation images")
+    path = Path(data)
+    if path.is_dir():
+        dataset = ImageNetValFolder(path, val_map)
+    elif path.is_file():
+        dataset = ImageNetValZip(path, val_map)
+    else:
+        raise FileNotFoundError(f"--data: {path} not found")
+    held: list[int] = []
+    if calibration is not None:
+        cal = _pick(_load_calibration_file(calibration), calibration_images, CALIBRATION_SEED)
+    else:
+        n_cal = min(calibration_images or CALIBRATION_IMAGES, len(dataset) - 1)
+        held = balanced_subset(dataset.targets, n_cal, CALIBRATION_SEED)
+        cal = load_images(dataset, held)[0]
+    x, y = load_images(dataset, _take(dataset, images, seed, held))
+    return x, y, cal
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ import torch
 from tqdm import tqdm
 
 from aimc._fields import ConfigError
+from aimc.adc_ranges import RANGE_POLICIES
 from aimc.devices import DEVICE_LAWS
 from aimc.mapping import SliceLayout
 from aimc.scheme import ERROR_MODELS, Scheme
@@ -275,7 +276,7 @@ def _adc_cases() -> list[Case]:
             out.append(_case(f"adc[{policy}-{bits}]", {**SI, "adc.range": policy, "adc.bits": bits},
                              [f"adc.range={policy}", f"adc.bits={bits}"]))
     for pow2 in registered_options()["adc.power_of_two_slices"]:
-        for policy in ("calibrated", "optimal"):
+        for policy in (name for name, p in RANGE_POLICIES.items() if p.power_of_two):
             over = {**SI, "weights.slices": 4, "adc.range": policy, "adc.power_of_two_slices": pow2}
             out.append(_case(f"adc[{policy}-pow2={pow2}]", over, [f"adc.power_of_two_slices={pow2}"]))
     return out

@@ -139,23 +139,22 @@ def _cell_sweep(model: str, alphas: tuple[float, ...], mappings: tuple) -> tuple
     )
 
 
-def _experiments() -> list[Experiment]:
+def _design_points() -> tuple[Point, ...]:
     designs = tuple(
         Point(f"design-{d}{suffix}", dict(extra), preset=f"design-{d}")
         for d in "abce"
         for suffix, extra in (("", {}), (" ideal cells", _IDEAL_CELLS))
-    ) + tuple(  # design E with ranges whose levels line up with the signal levels (see README)
+    )
+    return designs + tuple(  # design E with ranges whose levels line up with the signal levels (see README)
         Point(f"design-e {name} ADC{suffix}", {"adc.range": name, **extra}, preset="design-e")
         for name in ("granular", "aligned")
         for suffix, extra in (("", {}), (" ideal cells", _IDEAL_CELLS))
     )
+
+
+def _cell_experiments() -> list[Experiment]:
+    """The programming-error sweeps (no ADC: the cell error alone)."""
     return [
-        Experiment("baselines", "float and 8-bit quantised digital accuracy (no analog simulation)", ()),
-        Experiment(
-            "designs",
-            "the paper's designs A, B, C, E with SONOS programming error, and with ideal cells",
-            designs,
-        ),
         Experiment(
             "cell-si-mapping",
             "state-independent programming error vs alpha, differential vs offset, unsliced, no ADC",
@@ -187,6 +186,12 @@ def _experiments() -> list[Experiment]:
             _cell_sweep("state_proportional", SP_ALPHAS, SLICED),
             _NO_ADC_CELL_BASE,
         ),
+    ]
+
+
+def _array_experiments() -> list[Experiment]:
+    """The ideal-device sweeps of the ADC, the array size and the wire resistance."""
+    return [
         Experiment(
             "adc-bits",
             "ideal devices, calibrated ADC 4-10 bits, differential vs offset, 144 and 1152 rows",
@@ -231,6 +236,19 @@ def _experiments() -> list[Experiment]:
     ]
 
 
+def _experiments() -> list[Experiment]:
+    return [
+        Experiment("baselines", "float and 8-bit quantised digital accuracy (no analog simulation)", ()),
+        Experiment(
+            "designs",
+            "the paper's designs A, B, C, E with SONOS programming error, and with ideal cells",
+            _design_points(),
+        ),
+        *_cell_experiments(),
+        *_array_experiments(),
+    ]
+
+
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in _experiments()}
 
 
@@ -253,6 +271,28 @@ def _device_name(net: Network) -> str:
     if net.device.type == "cuda":
         return torch.cuda.get_device_name(net.device)
     return f"cpu ({socket.gethostname()}, {torch.get_num_threads()} threads)"
+
+
+def _run_baselines(store: ResultsCSV, common: dict, net: Network, batch_size: int, log) -> None:
+    """The baselines experiment: the float and 8-bit quantised digital accuracy, one row."""
+    key = {**common, "point": "digital", "scheme_hash": scheme_hash(Scheme()), "chips": "1"}
+    if store.find(key) is None:
+        start = time.perf_counter()
+        row = baselines(net, Scheme(), batch_size)
+        store.add({**key, **row, "seconds": round(time.perf_counter() - start, 3), "device": _device_name(net)})
+    log(f"{common['experiment']}: {store.find(key)}")
+
+
+def _point_row(key: dict, point: Point, result: dict, net: Network) -> dict:
+    """The CSV row of a finished point: its key, how its scheme was made, the result, where it ran."""
+    return {
+        **key,
+        "preset": point.preset or "",
+        "overrides": json.dumps(point.overrides, sort_keys=True),
+        **{f"set:{k}": v for k, v in point.overrides.items()},
+        **result,
+        "device": _device_name(net),
+    }
 
 
 def run_experiment(
@@ -284,15 +324,8 @@ def run_experiment(
         "seed": str(seed),
         "calibration_images": "all" if calibration_images is None else str(calibration_images),
     }
-    if not exp.points:  # baselines
-        key = {**common, "point": "digital", "scheme_hash": scheme_hash(Scheme()), "chips": "1"}
-        if store.find(key) is None:
-            start = time.perf_counter()
-            row = baselines(net, Scheme(), batch_size)
-            store.add(
-                {**key, **row, "seconds": round(time.perf_counter() - start, 3), "device": _device_name(net)}
-            )
-        log(f"{exp.name}: {store.find(key)}")
+    if not exp.points:
+        _run_baselines(store, common, net, batch_size, log)
         return store.path
     for point in exp.points:
         if match and match not in point.label:
@@ -305,29 +338,11 @@ def run_experiment(
         if deadline is not None and time.time() > deadline:
             log(f"{exp.name}: deadline reached, stopping before {point.label!r}")
             break
-        result = accuracy_for_scheme(
-            net,
-            scheme,
-            chips=n_chips,
-            seed=seed,
-            batch_size=batch_size,
-            progress=progress,
-            description=f"{exp.name}: {point.label}",
-        )
-        overrides = {f"set:{k}": v for k, v in point.overrides.items()}
-        row = {
-            **key,
-            "preset": point.preset or "",
-            "overrides": json.dumps(point.overrides, sort_keys=True),
-            **overrides,
-            **result,
-            "device": _device_name(net),
-        }
-        store.add(row)
-        log(
-            f"{exp.name}: {point.label}: top-1 {result['accuracy_mean']:.4f} +- {result['accuracy_std']:.4f} "
-            f"({n_chips} chips, {result['seconds']:.1f} s)"
-        )
+        result = accuracy_for_scheme(net, scheme, chips=n_chips, seed=seed, batch_size=batch_size,
+                                     progress=progress, description=f"{exp.name}: {point.label}")
+        store.add(_point_row(key, point, result, net))
+        log(f"{exp.name}: {point.label}: top-1 {result['accuracy_mean']:.4f} +- {result['accuracy_std']:.4f} "
+            f"({n_chips} chips, {result['seconds']:.1f} s)")
     return store.path
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from aimc._fields import ConfigError
+from aimc.mapping import SliceLayout
 from aimc.results import ResultsCSV, flag, number
 from aimc.scheme import ADC, Scheme
 
@@ -65,6 +66,11 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     "offset-digital": {"mapping.kind": "offset", "mapping.offset": "digital"},
     "offset-unit-column": {"mapping.kind": "offset", "mapping.offset": "unit_column"},
 }
+"""The published sweep's mappings (its design: the committed rows are keyed by these labels)."""
+GRID_MAPPING = "differential"
+"""The sweep mapping around whose base points the full ADC and clipping grids are run."""
+QUICK_MAPPINGS = ("differential", "offset-digital")
+"""The sweep mappings whose base points the quick subset keeps."""
 ALPHAS = {
     "state_independent": (0.0025, 0.005, 0.01, 0.015, 0.02),
     "state_proportional": (0.02, 0.05, 0.1, 0.2, 0.4),
@@ -170,8 +176,8 @@ def _point(design: str, factor: str, base: str, over: dict, **kw: Any) -> SweepP
         full["inputs.slice_bits"] = 1  # gate/bit-line wire resistance needs binary gate inputs
         if errors:
             kw = {"chips": 16, "max_chips": 48, **kw}  # the circuit is solved for every chip
-    elif full.get("mapping.offset") == "unit_column":
-        # the unit column's error is common to all outputs of an array: per-chip errors vary much more
+    elif SliceLayout.from_scheme(Scheme().with_overrides(full)).shared:
+        # a shared column's error is common to all outputs of an array: per-chip errors vary much more
         kw = {"max_chips": 2048, **kw}
     return SweepPoint(design, factor, base, full, **kw)
 
@@ -210,7 +216,7 @@ def _around_base(m_name: str, mapping: dict, error: str) -> list[SweepPoint]:
     base = {**mapping, **_error_overrides(error, BASE_ALPHA[error])}
     points = [_point("base", "base", base_name, base)]
     points += [_point("ofat", factor, base_name, over) for factor, over in _one_factor(mapping, error, base)]
-    if m_name == "differential":
+    if m_name == GRID_MAPPING:
         points += [_point("grid", factor, base_name, over) for factor, over in _grids(error, base)]
     return points
 
@@ -275,9 +281,9 @@ def _unique(points: list[SweepPoint]) -> list[SweepPoint]:
 def _quick(points: list[SweepPoint]) -> list[SweepPoint]:
     keep, factors = [], set()
     for p in points:
-        if p.design == "base" and p.base.split("/")[0] in ("differential", "offset-digital"):
+        if p.design == "base" and p.base.split("/")[0] in QUICK_MAPPINGS:
             keep.append(p)
-        elif p.design in ("ofat", "device") and p.base.startswith("differential/") and p.factor not in factors:
+        elif p.design in ("ofat", "device") and p.base.startswith(f"{GRID_MAPPING}/") and p.factor not in factors:
             factors.add(p.factor)
             keep.append(p)
     return keep

@@ -3,6 +3,7 @@
 import math
 
 import torch
+from aimc.montecarlo.fast import linear_mvm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,6 @@ from aimc.inputs import input_max
 from aimc.mapping import SliceLayout, digits_to_weights, weight_digits
 from aimc.mappings import MAPPINGS
 from aimc.pipeline import analog_mvm, program_ideal
-from aimc.montecarlo.fast import linear_mvm
 
 MAPPING_OPTIONS = {"mapping.offset": ("digital", "unit_column"), "mapping.subtraction": ("analog", "digital")}
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from aimc.montecarlo.fast import linear_conv2d
 
 from aimc.adc import ADCRange
 from aimc.adc_ranges import slice_ranges
 from aimc.mappings import MAPPINGS
-from aimc.montecarlo.fast import linear_conv2d
 from aimc.pipeline import Programmed, program_ideal
 from aimc.presets import get_preset
 from aimc.scheme import ConfigError, Scheme

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 from aimc.montecarlo.engine import SignalProfile, ranges_from_profile
+from aimc.montecarlo.fast import conv_partition_channels, linear_conv2d
 from aimc.montecarlo.layers import AnalogConv2d
 from torch import nn
 
-from aimc.mapping import SliceLayout
 from aimc.adc_ranges import range_policy, slice_ranges
-from aimc.montecarlo.fast import conv_partition_channels, linear_conv2d
+from aimc.mapping import SliceLayout
 from aimc.pipeline import program_ideal
 
 PROGRAMMING = {"device__programming__model": "state_independent", "device__programming__alpha": 0.02}
