@@ -56,6 +56,8 @@ SOURCES = (
     "adc_clipping",
 )
 _FROZEN = ("programming", "drift", "stuck")
+CANCELLATION = 1e-12
+"""Relative size below which a total error is float residue of sources that cancel exactly (float64)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,12 @@ class Budget:
 
     @property
     def mse(self) -> float:
-        return float(np.mean(self.total_bias**2 + self.total_variance))
+        """Mean squared error; 0 where the sources cancel to float precision (an ADC that rounds every analog
+        error away removes exactly the variance the analog sources add, up to the rounding of their sum)."""
+        total = float(np.mean(self.total_bias**2 + self.total_variance))
+        scale = float(np.mean(sum(np.abs(v) for v in self.variance.values())
+                              + sum(np.abs(b) for b in self.bias.values()) ** 2))
+        return 0.0 if abs(total) <= CANCELLATION * scale else total
 
     @property
     def relative_rms(self) -> float:
