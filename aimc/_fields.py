@@ -3,7 +3,9 @@
 Every configuration class of aimc is a frozen dataclass whose fields are declared with :func:`spec`:
 the meaning, unit, allowed values and range live next to the field, and one generic check
 (:func:`validate_fields`) refuses bad values at construction with a message that names the full dotted
-path of the field and what is allowed. Nothing is clipped or ignored silently.
+path of the field and what is allowed. Nothing is clipped or ignored silently. A number's range
+(``minimum``, ``maximum``) is the physically meaningful one, stated in the field's ``doc`` too; for a list
+field it applies to every entry.
 """
 
 from __future__ import annotations
@@ -89,6 +91,16 @@ def _finite_numbers(value: Any) -> bool:
     )
 
 
+def _check_tuple(path: str, value: Any, meta: dict) -> None:
+    """A list of finite numbers, each inside the field's range (the range applies to every element)."""
+    if not _finite_numbers(value):
+        raise ConfigError(path, f"must be a list of finite numbers, got {value!r}")
+    lo, hi = meta["minimum"], meta["maximum"]
+    outside = [v for v in value if (lo is not None and v < lo) or (hi is not None and v > hi)]
+    if outside:
+        raise ConfigError(path, f"every entry must be {_describe_range(meta)}, got {outside[0]!r}")
+
+
 def validate_fields(obj: Any, path: str = "") -> None:
     """Check every declared field of ``obj`` against its spec; raise :class:`ConfigError` on the first bad one."""
     for f in dataclasses.fields(obj):
@@ -108,5 +120,5 @@ def validate_fields(obj: Any, path: str = "") -> None:
         elif kind is bool:
             if not isinstance(value, bool):
                 raise ConfigError(where, f"must be true or false, got {value!r}")
-        elif kind is tuple and not _finite_numbers(value):
-            raise ConfigError(where, f"must be a list of finite numbers, got {value!r}")
+        elif kind is tuple:
+            _check_tuple(where, value, meta)

@@ -58,21 +58,29 @@ def synthetic_layer() -> Layer:
     return Layer(torch.from_numpy(w), torch.from_numpy(x), "synthetic")
 
 
+_LAYER_FORMAT = "an .npz (numpy.savez) with real arrays weights [outputs, inputs] and inputs [vectors, inputs]"
+
+
 def load_layer(path: str | Path) -> Layer:
-    """Read an ``.npz`` with ``weights`` [outputs, inputs] and ``inputs`` [vectors, inputs] (float arrays)."""
+    """Read an ``.npz`` with ``weights`` [outputs, inputs] and ``inputs`` [vectors, inputs] (real arrays).
+
+    ValueError naming ``--layer``, the array and what is allowed for anything else: a file that is not an
+    ``.npz`` archive, a missing or pickled array, complex, boolean or non-numeric values, NaN or inf, a
+    wrong number of dimensions, an empty array, or fan-ins that do not match.
+    """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"--layer: no such file {str(path)!r}")
+        raise ValueError(f"--layer: no such file {str(path)!r}; allowed: {_LAYER_FORMAT}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"--layer: {str(path)!r} is not an .npz archive; allowed: {_LAYER_FORMAT}")
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise ValueError(f"--layer: cannot read {str(path)!r} as .npz ({e})") from None
-    missing = [k for k in ("weights", "inputs") if k not in data.files]
-    if missing:
-        raise ValueError(
-            f"--layer: {path.name} lacks array(s) {', '.join(missing)}; needs weights and inputs"
-        )
-    w, x = np.asarray(data["weights"]), np.asarray(data["inputs"])
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in ("weights", "inputs") if k not in data.files]
+            if missing:
+                raise ValueError(f"--layer: {path.name} lacks array(s) {', '.join(missing)}; allowed: {_LAYER_FORMAT}")
+            w, x = (_real_array(data, name, path) for name in ("weights", "inputs"))
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise ValueError(f"--layer: cannot read {str(path)!r} as .npz ({e}); allowed: {_LAYER_FORMAT}") from None
     if w.ndim != 2 or x.ndim != 2:
         raise ValueError(
             f"--layer: weights must be 2-D [outputs, inputs] and inputs 2-D [vectors, inputs]; "
@@ -80,12 +88,24 @@ def load_layer(path: str | Path) -> Layer:
         )
     if w.shape[1] != x.shape[1]:
         raise ValueError(f"--layer: weights have {w.shape[1]} inputs but input vectors have {x.shape[1]}")
-    for name, a in (("weights", w), ("inputs", x)):
-        if not np.issubdtype(a.dtype, np.number) or not np.isfinite(a).all():
-            raise ValueError(f"--layer: {name} must be finite numbers (found NaN, inf or non-numeric values)")
-        if a.size == 0:
-            raise ValueError(f"--layer: {name} is empty")
     return Layer(torch.from_numpy(w.astype(np.float64)), torch.from_numpy(x.astype(np.float64)), path.stem)
+
+
+def _real_array(data, name: str, path: Path) -> np.ndarray:
+    """Array ``name`` of an open .npz: real (floating or integer) and finite, not empty."""
+    try:
+        a = np.asarray(data[name])
+    except ValueError:  # an object array, which only unpickling could read
+        raise ValueError(f"--layer: {path.name}: {name} holds Python objects; allowed: {_LAYER_FORMAT}") from None
+    real = np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
+    if not real:
+        raise ValueError(f"--layer: {name} has dtype {a.dtype}; allowed: real floating or integer values "
+                         "(no complex, boolean or text)")
+    if a.size == 0:
+        raise ValueError(f"--layer: {name} is empty")
+    if not np.isfinite(a).all():
+        raise ValueError(f"--layer: {name} must be finite numbers (found NaN or inf)")
+    return a
 
 
 def quantize_layer(layer: Layer, scheme: Scheme) -> QuantizedLayer:

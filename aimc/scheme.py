@@ -39,6 +39,11 @@ __all__ = [
     "Weights",
 ]
 
+MAX_SIGMA = 10.0
+"""The largest error sigma(g) of a cell, in units of Gmax, anywhere in [g_min, 1] (and so the largest alpha of
+state_independent and state_proportional): beyond ten times the conductance window no array holds a signal,
+and the variance sums of the closed form and the simulation lose it to float64 rounding."""
+
 ERROR_MODELS = ("none", "state_independent", "state_proportional", "polynomial", "table") + tuple(
     sorted(DEVICE_LAWS)
 )
@@ -60,9 +65,12 @@ class ErrorModel:
         0.0,
         kind=float,
         minimum=0.0,
+        maximum=MAX_SIGMA,
         doc="Magnitude: the relative sigma for state_independent/state_proportional (0.01 = 1 %), a "
         "dimensionless scale factor on the law for polynomial, table and device fits (1 = as published). "
-        "Must be 0 with model none and > 0 otherwise.",
+        "Must be 0 with model none and > 0 otherwise; at most 10, and sigma(g) at most 10 Gmax anywhere in "
+        "[g_min, 1] (MAX_SIGMA: an error ten times the whole conductance window leaves no signal, and "
+        "larger ones exhaust float64 in the variance sums).",
     )
     alpha_relative_to: str = spec(
         "gmax",
@@ -73,15 +81,25 @@ class ErrorModel:
     coefficients: tuple = spec(
         (),
         kind=tuple,
-        doc="Polynomial coefficients c0, c1, ... of sigma(g) in units of Gmax (model polynomial only).",
+        minimum=-1e3,
+        maximum=1e3,
+        doc="Polynomial coefficients c0, c1, ... of sigma(g) in units of Gmax (model polynomial only), each "
+        "in [-1000, 1000]; the law they make must stay in [0, 10] Gmax on [g_min, 1].",
     )
     table_g: tuple = spec(
         (),
         kind=tuple,
-        doc="Strictly increasing conductances (units of Gmax) of a sigma table (model table only).",
+        minimum=0.0,
+        maximum=1.0,
+        doc="Strictly increasing conductances (units of Gmax, in [0, 1]) of a sigma table covering [g_min, 1] "
+        "(model table only).",
     )
     table_sigma: tuple = spec(
-        (), kind=tuple, doc="sigma at each table_g, in units of Gmax, >= 0 (model table only)."
+        (),
+        kind=tuple,
+        minimum=0.0,
+        maximum=MAX_SIGMA,
+        doc="sigma at each table_g, in units of Gmax, in [0, 10] (model table only).",
     )
 
     @property
@@ -121,10 +139,16 @@ class ErrorModel:
             self._check_table(path, g_min)
         if m in ("polynomial", "table") or m in DEVICE_LAWS:
             grid = torch.linspace(g_min, 1.0, 1001, dtype=torch.float64)
-            worst = float(self.sigma(grid, g_min).min())
+            sigma = self.sigma(grid, g_min)
+            worst, largest = float(sigma.min()), float(sigma.max())
             if worst < 0:
                 raise ConfigError(
                     f"{path}.model", f"{m} gives a negative sigma ({worst:.3g}) inside [g_min, 1]"
+                )
+            if largest > MAX_SIGMA:
+                raise ConfigError(
+                    f"{path}.alpha", f"{m} with alpha {self.alpha:g} gives sigma up to {largest:.3g} Gmax inside "
+                    f"[g_min, 1]; allowed: at most {MAX_SIGMA:g} Gmax"
                 )
 
     def _check_table(self, path: str, g_min: float) -> None:
@@ -143,10 +167,31 @@ class ErrorModel:
 class Drift:
     """PCM-style conductance drift g(t) = g(t0) (t / t0)^(-nu), nu drawn per device from N(nu_mean, nu_std)."""
 
-    time: float = spec(0.0, kind=float, minimum=0.0, doc="Time since programming, seconds; 0 = no drift.")
-    t0: float = spec(20.0, kind=float, minimum=0.0, exclusive_minimum=True, doc="Reference time t0, seconds.")
-    nu_mean: float = spec(0.0, kind=float, minimum=0.0, doc="Mean drift exponent nu (dimensionless).")
-    nu_std: float = spec(0.0, kind=float, minimum=0.0, doc="Standard deviation of nu across devices.")
+    time: float = spec(
+        0.0,
+        kind=float,
+        minimum=0.0,
+        maximum=1e9,
+        doc="Time since programming, seconds; 0 = no drift, else t0 <= time <= 1e9 s (about 32 years).",
+    )
+    t0: float = spec(
+        20.0, kind=float, minimum=1e-3, maximum=1e6, doc="Reference time t0, seconds, in [1 ms, 1e6 s]."
+    )
+    nu_mean: float = spec(
+        0.0,
+        kind=float,
+        minimum=0.0,
+        maximum=0.5,
+        doc="Mean drift exponent nu (dimensionless), in [0, 0.5] (PCM: 0.005-0.1; 0.5 halves g in 4x time).",
+    )
+    nu_std: float = spec(
+        0.0,
+        kind=float,
+        minimum=0.0,
+        maximum=0.2,
+        doc="Standard deviation of nu across devices, in [0, 0.2] (PCM: 0.01-0.04); the spread of "
+        "(t/t0)^(-nu) grows as exp(nu_std^2 ln(t/t0)^2), which a larger value makes meaningless.",
+    )
     compensation: str = spec(
         "none",
         choices=("none", "global"),
@@ -184,10 +229,14 @@ class StuckCells:
     """Cells stuck at g_min or at Gmax, drawn once per programmed chip."""
 
     p_off: float = spec(
-        0.0, kind=float, minimum=0.0, maximum=1.0, doc="Probability a cell is stuck at g_min."
+        0.0, kind=float, minimum=0.0, maximum=1.0, doc="Probability a cell is stuck at g_min, in [0, 1]."
     )
     p_on: float = spec(
-        0.0, kind=float, minimum=0.0, maximum=1.0, doc="Probability a cell is stuck at 1 (Gmax)."
+        0.0,
+        kind=float,
+        minimum=0.0,
+        maximum=1.0,
+        doc="Probability a cell is stuck at 1 (Gmax), in [0, 1]; p_off + p_on <= 1.",
     )
 
     @property
@@ -378,8 +427,9 @@ class Parasitics:
         0.0,
         kind=float,
         minimum=0.0,
-        maximum=1.0,
-        doc="Normalised wire resistance per segment, r = R_wire Gmax (0 = none).",
+        maximum=0.01,
+        doc="Normalised wire resistance per segment, r = R_wire Gmax (0 = none), at most 0.01 (a segment with "
+        "1 % of a cell's on-resistance; crossbars measure 1e-6 to 1e-3).",
     )
     topology: str = spec(
         "gate_bitline",

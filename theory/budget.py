@@ -243,13 +243,16 @@ def error_budget(
     layer: QuantizedLayer | tuple,
     scheme: Scheme,
     ranges: list[ADCRange] | None = None,
+    progress: bool = False,
 ) -> Budget:
     """The error budget of a layer under a scheme.
 
     ``layer``: a :class:`~aimc.layers.QuantizedLayer` (given inputs), ``(w_int, x_int)`` with integer
     tensors [N, K] and [B, K] (unsigned inputs; ``(w_int, x_int, signed)`` for signed ones), or
     ``(w_int, InputStatistics)``. ``ranges``: one ADC range per weight slice; by default the scheme's range
-    policy (calibrated/optimal on the exact ideal signals of the given inputs).
+    policy (calibrated/optimal on the exact ideal signals of the given inputs). ``progress``: a progress bar
+    on stderr over the column sets of the ADC terms, shown only once they take more than two seconds (design
+    E's 512 conversions per output). ValueError naming the source when a term is not finite.
     """
     w_int, x, signed = _unpack(layer)
     layout = SliceLayout.from_scheme(scheme)
@@ -258,8 +261,25 @@ def error_budget(
     group_index = np.concatenate([np.full(b - a, gi) for gi, (a, b) in enumerate(groups)])
     sets = _column_sets(w_int, scheme, layout, groups)
     if isinstance(x, InputStatistics):
-        return _statistics_budget(w_int, x, scheme, layout, sets, ranges, groups, group_index)
-    return _given_budget(w_int, x, signed, scheme, layout, sets, ranges, groups, group_index)
+        budget = _statistics_budget(w_int, x, scheme, layout, sets, ranges, groups, group_index)
+    else:
+        budget = _given_budget(w_int, x, signed, scheme, layout, sets, ranges, groups, group_index, progress)
+    _check_finite(budget)
+    return budget
+
+
+def _check_finite(budget: Budget) -> None:
+    """Refuse a budget with a NaN or infinite term, naming the source, instead of printing nan or 0."""
+    for kind, terms in (("bias", budget.bias), ("variance", budget.variance)):
+        for source, values in terms.items():
+            if not np.isfinite(values).all():
+                raise ValueError(
+                    f"error budget: the {source} {kind} is not finite (float64 overflow or NaN) for this scheme; "
+                    "its error sizes are outside what the closed form can sum (see the field ranges in "
+                    "aimc/scheme.py)"
+                )
+    if budget.common_variance is not None and not np.isfinite(budget.common_variance).all():
+        raise ValueError("error budget: the unit column's common variance is not finite for this scheme")
 
 
 def expected_weight_error(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> np.ndarray:
@@ -355,7 +375,7 @@ def _expand(terms: dict[str, np.ndarray], group_index: np.ndarray) -> dict[str, 
     return {s: v[:, group_index] for s, v in terms.items()}
 
 
-def _given_budget(w_int, x_int, signed, scheme, layout, sets, ranges, groups, group_index) -> Budget:
+def _given_budget(w_int, x_int, signed, scheme, layout, sets, ranges, groups, group_index, progress) -> Budget:
     i = scheme.inputs
     xs = input_slices(x_int, i.bits, i.slice_bits, signed).numpy().astype(np.float64)  # [T, B, K]
     t_sig = np.array(slice_significance(i.bits, i.slice_bits, signed), dtype=np.float64)
@@ -369,6 +389,10 @@ def _given_budget(w_int, x_int, signed, scheme, layout, sets, ranges, groups, gr
     conversions = _conversions(xs, t_sig, sets, parts, digital_acc, scheme)
     if ranges is None and scheme.adc.bits > 0:
         ranges = _default_ranges(scheme, layout, conversions, x_int.shape[1], signed)
+    from tqdm import tqdm  # here, not at the top: aimc estimate imports this module on every start
+
+    bar = tqdm(total=sum(len(c) for c in sets), desc="error budget", unit="column set", delay=2.0,
+               leave=False, disable=not progress or ranges is None)
     for k, slice_sets in enumerate(sets):
         for cs, conv in zip(slice_sets, conversions[k]):
             b_t, v_t = (common_bias, common_var) if cs.common else (bias, var)
@@ -378,6 +402,8 @@ def _given_budget(w_int, x_int, signed, scheme, layout, sets, ranges, groups, gr
                 b_t["parasitics"] += scale * p["parasitic_total"]
             if ranges is not None:
                 _adc_terms(b_t, v_t, conv, xs, t_sig, cs.cells, scheme.adc.bits, ranges[k], scale, digital_acc)
+            bar.update()
+    bar.close()
     if layout.shared:
         bias["unit_column"] += sum(_expand(common_bias, group_index).values())
         var["unit_column"] += sum(_expand(common_var, group_index).values())

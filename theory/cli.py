@@ -26,6 +26,8 @@ def add_estimate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer", default=None, metavar="FILE.npz", help=".npz with weights [outputs, inputs] "
                         "and inputs [vectors, inputs] (default: the built-in synthetic layer)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (shown on stderr only when the budget takes over two seconds)")
 
 
 def run_estimate(args: argparse.Namespace) -> dict:
@@ -35,7 +37,7 @@ def run_estimate(args: argparse.Namespace) -> dict:
     scheme, name = scheme_from_args(args)
     layer = load_layer(args.layer) if args.layer else synthetic_layer()
     quantized = quantize_layer(layer, scheme)
-    budget = error_budget(quantized, scheme)
+    budget = error_budget(quantized, scheme, progress=not args.no_progress)
     summary = budget.summary()
     scale = parasitic_scale(scheme, quantized)
     notes = []
