@@ -11,6 +11,7 @@ Calibrated ADC ranges are profiled on the layer's own inputs with ideal arrays.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import torch
@@ -57,6 +58,9 @@ def run_simulate(args: argparse.Namespace) -> dict:
     )
     seconds = time.perf_counter() - start
     summary = result.summary()
+    if not all(math.isfinite(float(summary[k])) for k in ("relative_rms", "bias")):
+        raise ValueError(f"simulate: the simulated error is not finite (relative rms {summary['relative_rms']}, "
+                         f"bias {summary['bias']}): a float overflow of this scheme's error sizes")
     return {
         "scheme": name,
         "layer": layer.name,
