@@ -3,13 +3,16 @@
 ``convert(model, scheme, calibration_data)`` follows the observe -> calibrate -> convert pattern of
 ``torch.ao.quantization``:
 
-1. deep-copy the model (eval mode) and fold every BatchNorm2d into the Conv2d registered just before it in
-   the same parent module (the torchvision convention): ``W_f = gamma W / sqrt(var + eps)``,
-   ``b_f = gamma (b - mu) / sqrt(var + eps) + beta``; the folded float model is checked against the
-   original on the first calibration batch;
+1. deep-copy the model (eval mode), replace every ``nn.MultiheadAttention`` by a
+   :class:`~aimc.montecarlo.attention.ProjectedAttention` (the same function with its four projections as
+   Linear layers: torch's module reads its projection weights as tensors, never through ``nn.Linear``), and
+   fold every BatchNorm2d into the Conv2d registered just before it in the same parent module (the
+   torchvision convention): ``W_f = gamma W / sqrt(var + eps)``, ``b_f = gamma (b - mu) / sqrt(var + eps) +
+   beta``; this float model is checked against the original on the first calibration batch;
 2. observe the inputs of every Conv2d/Linear on the calibration data (float model): a layer is signed if any
-   calibration input is negative (the first layer of an image network), unsigned otherwise (after a ReLU;
-   negative inputs met later are clipped to 0 by its unsigned DAC). The input full scale is the largest
+   calibration input is negative (the first layer of an image network, the layers after a LayerNorm or a
+   GELU, the attention's projections), unsigned otherwise (after a ReLU; negative inputs met later are
+   clipped to 0 by its unsigned DAC). The input full scale is the largest
    |input| (``input_percentile = 100``, default) or the given percentile of |input| (estimated from a
    bounded random subsample per batch);
 3. replace the layers by :class:`AnalogLinear` / :class:`AnalogConv2d`: weights quantised per layer (or per
@@ -18,6 +21,16 @@
    from the ADC inputs profiled on the calibration data with ideal analog layers (no device error, no ADC);
 5. program one chip (:func:`reprogram` draws another: one converted model = one chip; accuracy loops call
    ``reprogram(model, seed)`` per chip).
+
+What runs on analog arrays: every Conv2d (grouped and depthwise ones too: each group on arrays of its
+own, its fan-in C_in / groups x kh x kw partitioned by ``array.rows``) and every Linear, including the
+query, key, value and output projections of every attention. What stays digital, in float: the bias of
+every analog layer, the attention's activation-by-activation products (Q K^T, the masks, the softmax, its
+product with V), LayerNorm and any normalisation that is not folded, embeddings and loose parameters (a
+class token, a position embedding), activations, pooling and residual sums. :func:`unconverted_layers`
+lists every digital part that holds weights, and every attention's products; ``aimc accuracy`` prints that
+list. A model that reads a converted layer's ``weight`` itself (``F.linear(x, self.fc.weight)``) fails
+with an AttributeError on the analog model: such a forward cannot be converted.
 
 Conv2d runs through the same analog MVM as Linear: unfold (im2col) the input into [positions, C k k]
 vectors, batch over images and positions. Convolution-native ADC path: with linear currents (no read
@@ -42,6 +55,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -52,9 +66,10 @@ from aimc.adc import ADCRange
 from aimc.adc_ranges import range_policy, slice_ranges
 from aimc.inputs import input_max, saturate_inputs, slice_count
 from aimc.mapping import SliceLayout, quantize_weights
-from aimc.pipeline import analog_mvm, program_ideal
+from aimc.pipeline import Programmed, analog_mvm, program_ideal
 from aimc.scheme import Scheme
 
+from .attention import ATTENTION_PRODUCTS, ProjectedAttention
 from .devices import program_chips
 from .engine import (
     DEFAULT_BUDGET,
@@ -72,12 +87,15 @@ from .fast import DEFAULT_BLOCK, conv_partition_channels, linear_conv2d, linear_
 __all__ = [
     "AnalogConv2d",
     "AnalogLinear",
+    "DigitalLayer",
     "InputRanges",
     "analog_layers",
     "calibrate_inputs",
     "convert",
     "fold_batchnorm",
+    "project_attention",
     "reprogram",
+    "unconverted_layers",
 ]
 
 HISTOGRAM_BINS = 101
@@ -87,10 +105,13 @@ HISTOGRAM_BINS = 101
 class _AnalogBase(nn.Module):
     """Shared state of an analog layer: integer weights, input quantiser, ADC ranges, programmed chip."""
 
-    def __init__(self, weight2d: torch.Tensor, bias: torch.Tensor | None, scheme: Scheme, name: str = ""):
+    def __init__(self, weight2d: torch.Tensor, bias: torch.Tensor | None, scheme: Scheme, name: str = "",
+                 groups: int = 1):
         super().__init__()
         self.scheme = scheme
         self.name = name
+        self.groups = groups
+        """Groups of a grouped convolution: group g's N / groups outputs read its own inputs, on arrays of its own."""
         w_int, w_scale = quantize_weights(weight2d.detach().to(torch.float64), scheme.weights.bits,
                                           scheme.weights.per_channel)
         self.register_buffer("w_int", w_int)
@@ -120,7 +141,7 @@ class _AnalogBase(nn.Module):
     # -- programming ---------------------------------------------------------------------------------------
     def program(self, seed: int | None, ideal: bool = False) -> None:
         """Program one chip (``seed``) or the ideal arrays (``ideal=True``, for profiling)."""
-        target = program_ideal(self.w_int, self.scheme, self.dtype)
+        target = self._ideal_target()
         gen = None if seed is None else stream_generator(seed, 2, 0, self.w_int.device)
         self.currents = CurrentModel(self.scheme if not ideal else _ideal_scheme(self.scheme), gen,
                                      self.read_noise_mode, self.budget)
@@ -128,6 +149,38 @@ class _AnalogBase(nn.Module):
         self.programmed = programmed
         self._effective = self._effective_split = None
         self._exact_cells = ideal or self.scheme.device.exact_conductances
+
+    def _ideal_target(self) -> Programmed:
+        """The target conductances; a grouped layer has the shared columns (a unit column) of each group.
+
+        The groups read different inputs, so each group's columns sit on arrays of their own and never share
+        a column with another group's (a shared column holds no weight: every group's is the same target).
+        """
+        target = program_ideal(self.w_int, self.scheme, self.dtype)
+        shared = SliceLayout.from_scheme(self.scheme).shared
+        if self.groups == 1 or not shared:
+            return target
+        one = program_ideal(self.w_int[: self.w_int.shape[0] // self.groups], self.scheme, self.dtype)
+        arrays = dict(target.arrays)
+        for name, _ in shared:
+            arrays[name] = one.arrays[name].repeat(1, 1, self.groups, 1)
+        return Programmed(arrays)
+
+    def _group_programmed(self, group: int) -> Programmed:
+        """The arrays of group ``group`` of a grouped layer (its outputs' columns and its shared columns)."""
+        shared = {name for name, _ in SliceLayout.from_scheme(self.scheme).shared}
+
+        def part(name: str, g: torch.Tensor) -> torch.Tensor:
+            size = g.shape[2] // self.groups if name in shared else self.w_int.shape[0] // self.groups
+            return g[:, :, group * size : (group + 1) * size]
+
+        return Programmed({name: part(name, g) for name, g in self.programmed.arrays.items()})
+
+    def _group_outputs(self, group: int | None) -> slice:
+        if group is None:
+            return slice(None)
+        size = self.w_int.shape[0] // self.groups
+        return slice(group * size, (group + 1) * size)
 
     # -- the input-linear fast path --------------------------------------------------------------------------
     @property
@@ -157,20 +210,11 @@ class _AnalogBase(nn.Module):
             raise RuntimeError(f"{self.name or 'analog layer'}: effective weights need an input-linear layer "
                                "(no ADC, no read noise, no wire resistance)")
         if self._effective is None:
-            n, k = self.w_int.shape
-            dev = self.w_int.device
-            g = self.programmed.first
-            per_vector = 2 * g.shape[1] * n * -(-k // min(k, self.scheme.array.rows))
-            step = max(1, min(k, self.budget // max(1, per_vector)))
-            cols = []
-            with no_tf32():
-                for k0 in range(0, k, step):
-                    k1 = min(k, k0 + step)
-                    eye = torch.zeros(k1 - k0, k, dtype=torch.int64, device=dev)
-                    eye[torch.arange(k1 - k0, device=dev), torch.arange(k0, k1, device=dev)] = 1
-                    cols.append(linear_mvm(eye, self.programmed, self.scheme, signed_inputs=self.signed_inputs,
-                                           ranges=None, gain=self.gain, block=self.budget)[0])
-            w_eff = torch.cat(cols).T.contiguous()
+            # Every column's response to the unit codes is its own (no ADC), so the groups of a grouped layer
+            # can be read together, unless a shared column (unit column) ties outputs to their group.
+            together = self.groups == 1 or not SliceLayout.from_scheme(self.scheme).shared
+            programs = [self.programmed] if together else [self._group_programmed(g) for g in range(self.groups)]
+            w_eff = torch.cat([self._unit_responses(programmed) for programmed in programs])
             if self._exact_cells:
                 # Ideal cells: the decode returns the integer product exactly (the exactness property of
                 # aimc.pipeline), so W_eff is w_int up to float rounding. Use w_int itself, after checking,
@@ -182,6 +226,22 @@ class _AnalogBase(nn.Module):
                 w_eff = self.w_int.to(w_eff.dtype)
             self._effective = w_eff.to(self.dtype)
         return self._effective
+
+    def _unit_responses(self, programmed: Programmed) -> torch.Tensor:
+        """The digital outputs [N, K] of the arrays ``programmed`` for each of the K unit input codes."""
+        k = self.w_int.shape[1]
+        n, dev = programmed.first.shape[2], self.w_int.device
+        per_vector = 2 * programmed.first.shape[1] * n * -(-k // min(k, self.scheme.array.rows))
+        step = max(1, min(k, self.budget // max(1, per_vector)))
+        cols = []
+        with no_tf32():
+            for k0 in range(0, k, step):
+                k1 = min(k, k0 + step)
+                eye = torch.zeros(k1 - k0, k, dtype=torch.int64, device=dev)
+                eye[torch.arange(k1 - k0, device=dev), torch.arange(k0, k1, device=dev)] = 1
+                cols.append(linear_mvm(eye, programmed, self.scheme, signed_inputs=self.signed_inputs,
+                                       ranges=None, gain=self.gain, block=self.budget)[0])
+        return torch.cat(cols).T.contiguous()
 
     def set_effective_weights(self, w_eff: torch.Tensor | None) -> None:
         """Replace the programmed chip's W_eff [N, K] (integer-weight units) for the input-linear path, or
@@ -253,26 +313,34 @@ class _AnalogBase(nn.Module):
             s["current_count"] = s.get("current_count", 0) + out.numel()
         return out
 
-    def _matmul_step(self) -> int:
-        """Vectors per ``analog_mvm`` call of :meth:`analog_matmul`."""
-        n, k = self.w_int.shape
+    def _matmul_step(self, n: int | None = None) -> int:
+        """Vectors per ``analog_mvm`` call of :meth:`analog_matmul` (``n``: the outputs read, default all)."""
+        k = self.w_int.shape[1]
+        n = self.w_int.shape[0] if n is None else n
         i = self.scheme.inputs
         t = slice_count(i.bits, i.slice_bits, self.signed_inputs)
         noisy = self.currents.noisy and self.currents.mode == "per_device"
         rows = min(k, self.scheme.array.rows)
         return max(1, self.budget // max(1, t * n * (rows if noisy else 1) + t * k))
 
-    def analog_matmul(self, x2d: torch.Tensor) -> torch.Tensor:
-        """y [B, N] = analog(W x) for float inputs [B, K]: quantise, simulate, rescale, add the bias."""
+    def analog_matmul(self, x2d: torch.Tensor, group: int | None = None) -> torch.Tensor:
+        """y [B, N] = analog(W x) for float inputs [B, K]: quantise, simulate, rescale, add the bias.
+
+        ``group``: of a grouped layer, the inputs of group ``group``, read by that group's arrays alone
+        (y [B, N / groups]).
+        """
         if self.programmed is None:
             raise RuntimeError(f"{self.name or 'analog layer'}: not programmed; call reprogram(model, seed)")
-        if self.input_linear:
+        if self.input_linear and group is None:
             x_codes, x_scale = self._quantize(x2d, self.dtype)
             y = self._effective_product(lambda x, w: x @ w.T, x_codes).to(torch.float32)
             y.mul_(x_scale.float() * self.w_scale)  # in place: y is this call's own temporary
             return y if self.bias is None else y.add_(self.bias)
-        n = self.w_int.shape[0]
-        step = self._matmul_step()
+        programmed = self.programmed if group is None else self._group_programmed(group)
+        outputs = self._group_outputs(group)
+        w_scale = self.w_scale if self.w_scale.numel() == 1 else self.w_scale[outputs]
+        n = programmed.first.shape[2]
+        step = self._matmul_step(n)
         observer = self._observer if (self.profile is not None or self.record_stats) else None
         currents = self._currents if self.record_stats else self.currents
         outs = []
@@ -281,14 +349,14 @@ class _AnalogBase(nn.Module):
                 x_int, x_scale = self._quantize(x2d[b0 : b0 + step])
                 # recorded bit-line currents must be the physical ones, not g+ - g-
                 if self.currents.linear and not self.record_stats:
-                    y = linear_mvm(x_int, self.programmed, self.scheme, signed_inputs=self.signed_inputs,
+                    y = linear_mvm(x_int, programmed, self.scheme, signed_inputs=self.signed_inputs,
                                    ranges=self.ranges, gain=self.gain, observer=observer)[0]
                 else:
-                    y = analog_mvm(x_int, self.programmed, self.scheme, signed_inputs=self.signed_inputs,
+                    y = analog_mvm(x_int, programmed, self.scheme, signed_inputs=self.signed_inputs,
                                    ranges=self.ranges, currents=currents, gain=self.gain, observer=observer)[0]
-                outs.append(y.to(torch.float32) * (x_scale.float() * self.w_scale))
+                outs.append(y.to(torch.float32) * (x_scale.float() * w_scale))
         y = torch.cat(outs) if outs else x2d.new_zeros(0, n)
-        return y if self.bias is None else y + self.bias
+        return y if self.bias is None else y + self.bias[outputs]
 
     def mean_current(self) -> float | None:
         """Mean |bit-line current| (units of Gmax x input code) over the reads recorded since reset_stats."""
@@ -318,15 +386,24 @@ class AnalogLinear(_AnalogBase):
 
 
 class AnalogConv2d(_AnalogBase):
-    """nn.Conv2d on analog arrays through im2col: every output position is one input vector of C k k rows."""
+    """nn.Conv2d on analog arrays through im2col: every output position is one input vector of C k k rows.
+
+    A grouped (or depthwise) convolution maps each group onto arrays of its own, as hardware would: group
+    g's C_out / groups output columns read its C_in / groups x kh x kw rows, partitioned by ``array.rows``
+    like any layer's fan-in; the weights are quantised as one layer (or per output channel) and the ADC
+    ranges are the layer's. The input-linear fast path runs a grouped convolution of the effective weights;
+    the convolution-native ADC path takes ``groups = 1`` only, and a grouped layer with an ADC runs im2col
+    group by group.
+    """
 
     conv_fast_path = True
     """Use the convolution-native ADC path when it applies (False, per layer or class: always im2col)."""
 
     def __init__(self, layer: nn.Conv2d, scheme: Scheme, name: str = ""):
-        if layer.groups != 1 or layer.padding_mode != "zeros" or isinstance(layer.padding, str):
-            raise ValueError(f"{name or 'conv'}: analog Conv2d supports groups=1 and numeric zero padding only")
-        super().__init__(layer.weight.reshape(layer.out_channels, -1), layer.bias, scheme, name)
+        if layer.padding_mode != "zeros" or isinstance(layer.padding, str):
+            raise ValueError(f"{name or 'conv'}: analog Conv2d supports numeric zero padding only, got "
+                             f"padding={layer.padding!r}, padding_mode={layer.padding_mode!r}")
+        super().__init__(layer.weight.reshape(layer.out_channels, -1), layer.bias, scheme, name, layer.groups)
         self.kernel_size, self.stride = layer.kernel_size, layer.stride
         self.padding, self.dilation = layer.padding, layer.dilation
         self.out_channels = layer.out_channels
@@ -339,10 +416,12 @@ class AnalogConv2d(_AnalogBase):
         """Whether the forward can read the arrays as grouped convolutions (:func:`aimc.pipeline.linear_conv2d`).
 
         True for linear currents (no read noise, no wire resistance) when the row partitions fall on whole
-        input channels and no bit-line currents are recorded (``record_stats`` records physical reads).
+        input channels and no bit-line currents are recorded (``record_stats`` records physical reads);
+        not for grouped convolutions (im2col per group instead).
         """
         return (
             self.conv_fast_path
+            and self.groups == 1
             and self.programmed is not None
             and self.currents is not None
             and self.currents.linear
@@ -368,6 +447,14 @@ class AnalogConv2d(_AnalogBase):
             return self._linear_forward(x)
         if self.conv_native:
             return self._conv_forward(x)
+        if self.groups == 1:
+            return self._im2col_forward(x)
+        per_group = self.in_channels // self.groups
+        return torch.cat([self._im2col_forward(x[:, g * per_group : (g + 1) * per_group], g)
+                          for g in range(self.groups)], 1)
+
+    def _im2col_forward(self, x: torch.Tensor, group: int | None = None) -> torch.Tensor:
+        """The general path: every output position one input vector (of group ``group``'s arrays alone)."""
         b, _, h, w = x.shape
         ho, wo = self._output_size(h, w)
         k = self.w_int.shape[1]
@@ -376,7 +463,7 @@ class AnalogConv2d(_AnalogBase):
         for i0 in range(0, b, per_image):
             cols = F.unfold(x[i0 : i0 + per_image], self.kernel_size, self.dilation, self.padding, self.stride)
             bi = cols.shape[0]
-            y = self.analog_matmul(cols.transpose(1, 2).reshape(-1, k))  # [bi * L, N]
+            y = self.analog_matmul(cols.transpose(1, 2).reshape(-1, k), group)  # [bi * L, N or N / groups]
             outs.append(y.reshape(bi, ho * wo, -1).transpose(1, 2).reshape(bi, -1, ho, wo))
         return torch.cat(outs)
 
@@ -418,7 +505,8 @@ class AnalogConv2d(_AnalogBase):
         x_codes, x_scale = self._quantize(x, self.dtype)
         shape = (self.out_channels, -1, *self.kernel_size)
         y = self._effective_product(
-            lambda x, w: F.conv2d(x, w.reshape(shape), None, self.stride, self.padding, self.dilation), x_codes
+            lambda x, w: F.conv2d(x, w.reshape(shape), None, self.stride, self.padding, self.dilation, self.groups),
+            x_codes,
         ).to(torch.float32)
         y.mul_((x_scale.float() * self.w_scale).reshape(1, -1, 1, 1))  # in place: this call's own temporary
         return y if self.bias is None else y.add_(self.bias.reshape(1, -1, 1, 1))
@@ -429,23 +517,99 @@ class AnalogConv2d(_AnalogBase):
 # -------------------------------------------------------------------------------------------------------------
 
 
+def _batchnorm_pairs(parent: nn.Module) -> list[tuple[str, str]]:
+    """(Conv2d, BatchNorm2d) child names of ``parent`` that fold: the BatchNorm2d registered just after."""
+    pairs = []
+    for prev, cur in itertools.pairwise(list(parent._modules)):
+        conv, bn = parent._modules[prev], parent._modules[cur]
+        if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.num_features == conv.out_channels:
+            pairs.append((prev, cur))
+    return pairs
+
+
 def fold_batchnorm(model: nn.Module) -> nn.Module:
     """Fold each BatchNorm2d into the Conv2d registered just before it in the same parent (in place)."""
     for parent in model.modules():
-        names = list(parent._modules)
-        for prev, cur in itertools.pairwise(names):
+        for prev, cur in _batchnorm_pairs(parent):
             conv, bn = parent._modules[prev], parent._modules[cur]
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.num_features == conv.out_channels:
-                with torch.no_grad():
-                    std = torch.sqrt(bn.running_var + bn.eps)
-                    gamma = bn.weight if bn.affine else torch.ones_like(std)
-                    beta = bn.bias if bn.affine else torch.zeros_like(std)
-                    factor = gamma / std
-                    bias = conv.bias if conv.bias is not None else torch.zeros_like(std)
-                    conv.weight.mul_(factor.reshape(-1, 1, 1, 1))
-                    conv.bias = nn.Parameter(factor * (bias - bn.running_mean) + beta)
-                parent._modules[cur] = nn.Identity()
+            with torch.no_grad():
+                std = torch.sqrt(bn.running_var + bn.eps)
+                gamma = bn.weight if bn.affine else torch.ones_like(std)
+                beta = bn.bias if bn.affine else torch.zeros_like(std)
+                factor = gamma / std
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(std)
+                conv.weight.mul_(factor.reshape(-1, 1, 1, 1))
+                conv.bias = nn.Parameter(factor * (bias - bn.running_mean) + beta)
+            parent._modules[cur] = nn.Identity()
     return model
+
+
+def project_attention(model: nn.Module) -> nn.Module:
+    """Replace every ``nn.MultiheadAttention`` by a :class:`~aimc.montecarlo.attention.ProjectedAttention`
+    (in place; the model itself if it is one): the same function, its projections as Linear layers.
+
+    Every ``nn.TransformerEncoder`` also stops converting its inputs to nested tensors, a path that runs
+    torch's fused float kernel on the attention's own weights.
+    """
+    if isinstance(model, nn.MultiheadAttention):
+        return ProjectedAttention(model)
+    names = [name for name, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)]
+    for name in names:
+        try:
+            _set_module(model, name, ProjectedAttention(model.get_submodule(name)))
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from None
+    for m in model.modules():
+        if isinstance(m, nn.TransformerEncoder):
+            m.use_nested_tensor = False
+    return model
+
+
+@dataclass(frozen=True)
+class DigitalLayer:
+    """A part of a network that ``convert`` leaves digital (computed in float, on no array)."""
+
+    name: str
+    """The module's name in the model (a parameter's name for a loose parameter); "" for the model itself."""
+    kind: str
+    """The module's class (``LayerNorm``, ``Embedding``, ...), ``parameter [shape]``, or
+    :data:`~aimc.montecarlo.attention.ATTENTION_PRODUCTS`."""
+
+    def __str__(self) -> str:
+        return f"{self.name or '(model)'}: {self.kind}"
+
+
+def unconverted_layers(model: nn.Module) -> list[DigitalLayer]:
+    """What ``convert`` leaves digital in ``model``, a float model or one ``convert`` returned (same list).
+
+    Listed: every attention's activation-by-activation products (:data:`ATTENTION_PRODUCTS`), every module
+    holding parameters or buffers that is neither a Conv2d/Linear (converted) nor a BatchNorm2d folded into
+    the Conv2d before it (LayerNorm, an unfolded BatchNorm, Embedding, Conv1d, ...), and every parameter
+    that a module holds outside such a layer (a class token, a position embedding). Not listed: what the
+    forward computes with plain torch operations and no weights (activations, pooling, residual sums,
+    softmax), which is digital too.
+    """
+    found: list[DigitalLayer] = []
+    _list_digital(model, "", found)
+    return found
+
+
+def _list_digital(module: nn.Module, name: str, found: list[DigitalLayer]) -> None:
+    if isinstance(module, (_AnalogBase, nn.Conv2d, nn.Linear)):
+        return
+    if isinstance(module, (ProjectedAttention, nn.MultiheadAttention)):  # its projections are converted
+        found.append(DigitalLayer(name, ATTENTION_PRODUCTS))
+        return
+    if not module._modules:
+        if any(True for _ in itertools.chain(module.parameters(False), module.buffers(False))):
+            found.append(DigitalLayer(name, type(module).__name__))
+        return
+    for key, parameter in module.named_parameters(recurse=False):
+        found.append(DigitalLayer(f"{name}.{key}" if name else key, f"parameter {list(parameter.shape)}"))
+    folded = {bn for _, bn in _batchnorm_pairs(module)}
+    for key, child in module._modules.items():
+        if child is not None and key not in folded:
+            _list_digital(child, f"{name}.{key}" if name else key, found)
 
 
 def analog_layers(model: nn.Module) -> list[_AnalogBase]:
@@ -491,7 +655,8 @@ InputRanges = dict[str, tuple[bool, float]]
 
 
 def _folded_copy(model: nn.Module, dev: torch.device) -> nn.Module:
-    return fold_batchnorm(copy.deepcopy(model).eval().to(dev))
+    """The float model ``convert`` maps: a copy with its attention projected and its BatchNorm folded."""
+    return fold_batchnorm(project_attention(copy.deepcopy(model).eval().to(dev)))
 
 
 def _folded_with_batches(
@@ -567,7 +732,8 @@ def convert(
     check_fold: bool = True,
     input_ranges: InputRanges | None = None,
 ) -> nn.Module:
-    """An analog copy of ``model``: every Conv2d (groups=1) and Linear runs on simulated analog arrays.
+    """An analog copy of ``model``: every Conv2d and Linear (attention projections included) runs on
+    simulated analog arrays; :func:`unconverted_layers` lists what stays digital.
 
     ``calibration_data``: a tensor of inputs (batched by ``batch_size``) or an iterable of batches (or of
     (inputs, labels) pairs). One chip is programmed with ``seed``; :func:`reprogram` draws others.
