@@ -4,7 +4,8 @@ An independent implementation of the physical definitions in :mod:`aimc` (it nev
 it draws device errors per chip (:mod:`.devices`), simulates the signal path of every array, partition,
 slice and ADC (:mod:`.engine`, through the reference :func:`aimc.pipeline.analog_mvm` or, for linear
 currents, the batched and convolution forms of :mod:`.fast`, tested against it), solves wire resistance
-exactly (:mod:`.parasitics`) and converts torch models to analog ones (:mod:`.layers`).
+exactly (:mod:`.parasitics`) and converts torch models to analog ones (:mod:`.layers`; attention through
+:mod:`.attention`), listing what stays digital (:func:`unconverted_layers`).
 """
 
 from .devices import perturb_conductances, program_chips, read_noise_sigma
@@ -18,7 +19,15 @@ from .engine import (
     ranges_from_profile,
     simulate_mvm,
 )
-from .layers import AnalogConv2d, AnalogLinear, analog_layers, convert, fold_batchnorm, reprogram
+from .layers import (
+    AnalogConv2d,
+    AnalogLinear,
+    analog_layers,
+    convert,
+    fold_batchnorm,
+    reprogram,
+    unconverted_layers,
+)
 
 __all__ = [
     "AnalogConv2d",
@@ -38,4 +47,5 @@ __all__ = [
     "read_noise_sigma",
     "reprogram",
     "simulate_mvm",
+    "unconverted_layers",
 ]
