@@ -9,6 +9,17 @@ one, never a partial file. Runs add each point as it finishes, so an interruptio
 in progress. Every addition is a read-modify-write under :func:`folder_lock`, so processes that add rows to
 the same table concurrently (several sweeps sharing a GPU) lose no row to a race. Values are written as
 :func:`cell_text` and read back with :func:`number` and :func:`flag`.
+
+Results that cannot go stale: a row made by a simulation carries the version of the code that made it
+(:data:`ENGINE_VERSION`, :data:`SCHEME_VERSION`, as the columns :data:`VERSION_FIELDS`; :func:`current_versions`
+gives them for a new row). A table opened with ``versioned=True`` counts a row as finished only when its
+versions are the current ones: a row of another version is *stale* (:meth:`ResultsCSV.stale`), reported by
+the runs that find it and computed again, and the new row replaces it (the table keeps one answer per key;
+earlier answers stay in the history of a committed file). A row without the columns was made before
+versions were recorded and reads as version :data:`UNVERSIONED`: it stays readable, and is never reused.
+
+A long run tells the command line what it has kept so far (:func:`set_resume_note`), so that an
+interrupted run can say in one line what was kept and how to resume (:func:`resume_note`).
 """
 
 from __future__ import annotations
@@ -30,20 +41,80 @@ except ImportError:  # pragma: no cover - not POSIX: one writer per table
 
 __all__ = [
     "DEFAULT_RESULTS_DIR",
+    "ENGINE_VERSION",
+    "SCHEME_VERSION",
+    "UNVERSIONED",
+    "VERSION_FIELDS",
     "Key",
     "ResultsCSV",
     "atomic_file",
     "cell_text",
+    "current_versions",
     "flag",
     "folder_lock",
+    "is_current",
     "number",
     "read_csv",
+    "resume_note",
+    "row_versions",
+    "set_resume_note",
     "write_csv_atomic",
 ]
 
 DEFAULT_RESULTS_DIR = "aimc_results"
 """The folder, relative to the current directory, where long runs write their result files unless told
 otherwise (``--out``); nothing is ever written inside the installed package."""
+
+ENGINE_VERSION = 1
+"""The version of the numbers the simulation gives for one scheme, network, set of images and seed: the Monte
+Carlo engine (:mod:`aimc.montecarlo`), the reference signal path and ADC definitions it runs (:mod:`aimc`),
+and the accuracy path (calibration, chips, baselines: :mod:`aimc.validation.accuracy`). Bump it with every
+change that can move a result for the same scheme hash: another random stream or calibration sample, another
+order of the floating-point sums that an ADC or a quantiser rounds, another path for a layer. A change that
+keeps every number (same codes, same draws) keeps it. ``tests/aimc/test_code_version.py`` holds the engine's
+outputs on fixed small cases for this version and fails when they change while the version stays.
+
+Version 1: the engine as of 2026-12-03, when versions were first recorded (the convolution-native ADC path,
+integer-exact ideal cells, the fused conversion summing integer codes). Rows made before are
+:data:`UNVERSIONED`: the committed results README says which of them a later engine reproduces."""
+
+SCHEME_VERSION = 1
+"""The version of what a scheme's JSON means. Bump it when a field keeps its name and value but the hardware
+it describes changes (a range policy's rule, a device law's normalisation, a mapping's decode). A new field or
+a new default changes the JSON, and so every scheme hash, by itself."""
+
+VERSION_FIELDS = ("engine_version", "scheme_version")
+"""The columns of a row that say which code made it."""
+
+UNVERSIONED = "0"
+"""The version of a row made before versions were recorded (no version columns): readable, never reused."""
+
+_RESUME_NOTE = [""]
+
+
+def current_versions() -> dict[str, str]:
+    """The version columns of a row made now."""
+    return {"engine_version": str(ENGINE_VERSION), "scheme_version": str(SCHEME_VERSION)}
+
+
+def row_versions(row: Mapping) -> dict[str, str]:
+    """The version columns of a stored row (:data:`UNVERSIONED` where a column is missing or empty)."""
+    return {name: str(row.get(name) or UNVERSIONED) for name in VERSION_FIELDS}
+
+
+def is_current(row: Mapping) -> bool:
+    """Whether a stored row was made by the code of the current versions."""
+    return row_versions(row) == current_versions()
+
+
+def set_resume_note(text: str) -> None:
+    """Say what the run in progress has kept and how to resume it (printed if it is interrupted)."""
+    _RESUME_NOTE[0] = text
+
+
+def resume_note() -> str:
+    """What the run in progress has kept and how to resume it ("" when nothing was said)."""
+    return _RESUME_NOTE[0]
 
 
 @contextlib.contextmanager
@@ -165,7 +236,9 @@ class ResultsCSV:
 
     ``columns``: the file's columns in order (default: the union of the rows' columns, first seen first;
     cells outside fixed columns are dropped). ``sort_key``: the order in which rows are written (default:
-    as added, a replaced result moving to the end).
+    as added, a replaced result moving to the end). ``versioned``: a row is finished only when it was made
+    by the current code (:func:`is_current`); the others are :meth:`stale`. A writer of a versioned table
+    puts :func:`current_versions` into each row it makes.
     """
 
     def __init__(
@@ -174,6 +247,7 @@ class ResultsCSV:
         key_fields: Sequence[str],
         columns: Sequence[str] | None = None,
         sort_key: Callable[[dict[str, str]], Any] | None = None,
+        versioned: bool = False,
     ):
         if not key_fields:
             raise ValueError("ResultsCSV: key_fields must name at least one column")
@@ -181,6 +255,7 @@ class ResultsCSV:
         self.key_fields = tuple(key_fields)
         self.columns = None if columns is None else tuple(columns)
         self.sort_key = sort_key
+        self.versioned = versioned
 
     def key(self, row: Mapping) -> Key:
         """The key of a row: its key fields as CSV text (a missing field counts as empty)."""
@@ -200,14 +275,24 @@ class ResultsCSV:
         """The stored row of ``key`` (a key, or a row holding the key fields), or None."""
         return self.rows.get(self.key(key) if isinstance(key, Mapping) else key)
 
+    def _done(self, row: Mapping) -> bool:
+        return not row.get("error_message") and (not self.versioned or is_current(row))
+
     def finished(self, key: Key | Mapping) -> bool:
-        """Whether ``key`` has a stored row without an ``error_message``."""
+        """Whether ``key`` has a stored row without an ``error_message`` (of the current code, if versioned)."""
         row = self.find(key)
-        return row is not None and not row.get("error_message")
+        return row is not None and self._done(row)
 
     def finished_keys(self) -> set[Key]:
         """The keys of every finished result, from one read of the file (to test many points at once)."""
-        return {key for key, row in self.rows.items() if not row.get("error_message")}
+        return {key for key, row in self.rows.items() if self._done(row)}
+
+    def stale(self) -> dict[Key, dict[str, str]]:
+        """The stored rows made by another version of the code, by key ({} unless versioned): to report and
+        compute again, never to reuse."""
+        if not self.versioned:
+            return {}
+        return {key: row for key, row in self.rows.items() if not is_current(row)}
 
     def add(self, rows: Mapping | Iterable[Mapping]) -> None:
         """Store one row, or the rows of several results at once, replacing the stored rows of their keys.

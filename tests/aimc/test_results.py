@@ -117,3 +117,29 @@ def test_cell_text_and_its_readers():
     assert all(math.isnan(results.number(row, k)) for k in ("empty", "text", "missing"))
     assert results.flag(row, "yes") and results.flag(row, "old") and not results.flag(row, "no")
     assert not results.flag(row, "missing")
+
+
+def test_a_versioned_table_reuses_only_rows_of_the_current_code(tmp_path):
+    """Rows of another engine or scheme version, and rows made before versions were recorded, are stale:
+    never finished, listed for a rerun; the rerun's row replaces them."""
+    store = results.ResultsCSV(tmp_path / "r.csv", ("point",), versioned=True)
+    store.add([{"point": "old", "value": 1.0},  # made before versions were recorded
+               {"point": "other", "value": 2.0, "engine_version": results.ENGINE_VERSION + 1,
+                "scheme_version": results.SCHEME_VERSION},
+               {"point": "new", "value": 3.0, **results.current_versions()}])
+    assert store.finished_keys() == {"new"}
+    assert not store.finished("old") and not store.finished({"point": "other"})
+    assert set(store.stale()) == {"old", "other"}
+    assert results.row_versions(store.find("old")) == {"engine_version": "0", "scheme_version": "0"}
+    store.add({"point": "old", "value": 4.0, **results.current_versions()})
+    assert store.finished("old") and set(store.stale()) == {"other"}
+    assert [r["point"] for r in results.read_csv(store.path)].count("old") == 1
+    plain = results.ResultsCSV(store.path, ("point",))  # an unversioned table reuses every row
+    assert plain.finished_keys() == {"old", "other", "new"} and plain.stale() == {}
+
+
+def test_resume_note_is_what_the_run_last_said():
+    results.set_resume_note("kept 3 rows in x.csv; the same command resumes")
+    assert results.resume_note() == "kept 3 rows in x.csv; the same command resumes"
+    results.set_resume_note("")
+    assert results.resume_note() == ""
