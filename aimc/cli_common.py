@@ -4,7 +4,10 @@ Every command that takes a scheme (``aimc estimate``, ``simulate``, ``accuracy``
 ``python -m aimc.validation.diagnostics``) builds it here, from the same arguments, so the same arguments
 give the same scheme everywhere. Without ``--preset`` or ``--config`` the scheme is :data:`DEFAULT_PRESET`,
 design A of the paper, its reference design (differential SONOS cells, 1152 rows, bit-serial inputs
-accumulated in analog, 8-bit calibrated ADC). ``--set PATH=VALUE`` then changes single fields of it.
+accumulated in analog, 8-bit calibrated ADC). ``--set PATH=VALUE`` then changes single fields of it;
+``--set device.programming.model=NAME`` may name a device fitted by ``aimc device fit`` (its file given by
+``--devices FILE`` or listed in ``$AIMC_DEVICES``), which the scheme then states in full
+(:func:`aimc.devices.expand_device_names`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,14 @@ def add_scheme_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH=VALUE",
         help="change one field of the scheme by dotted path, e.g. --set adc.bits=6 (repeatable)",
     )
+    group.add_argument(
+        "--devices",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="device file written by aimc device fit, whose name --set device.programming.model=NAME "
+        "(or device.read_noise.model) can then take (repeatable; also $AIMC_DEVICES, files separated by ':')",
+    )
 
 
 def parse_sets(items: list[str]) -> dict[str, str]:
@@ -78,6 +89,14 @@ def _config(file: str) -> Scheme:
         raise ConfigError("--config", f"{file}: {e}") from None
 
 
+def _expand_devices(overrides: dict[str, str], files: list[str]) -> dict:
+    """The overrides with every user device name replaced by the law it names (aimc.devices)."""
+    from .devices import expand_device_names
+    from .scheme import ERROR_MODELS
+
+    return expand_device_names(overrides, files, ERROR_MODELS)
+
+
 def scheme_from_args(args: argparse.Namespace, conditions: dict | None = None) -> tuple[Scheme, str]:
     """The scheme the arguments describe, and a name for it (the preset's or the file's, "(modified)" after --set).
 
@@ -86,7 +105,7 @@ def scheme_from_args(args: argparse.Namespace, conditions: dict | None = None) -
     """
     if args.preset is not None and args.config is not None:
         raise ConfigError("--config", "cannot be combined with --preset; give one of them")
-    overrides = parse_sets(args.set)
+    overrides = _expand_devices(parse_sets(args.set), getattr(args, "devices", []))
     if args.config is not None:
         scheme, name = _config(args.config), Path(args.config).stem
     else:

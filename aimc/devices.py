@@ -7,19 +7,46 @@ exactly the expression the theory takes its moments from: there is no second cop
 
 The published device fits (``DEVICE_LAWS``) are stated in the physical units of their source and
 normalised here by their Gmax (or Imax), exactly as their source defines them.
+
+A user's own device (:class:`UserDevice`, written by ``aimc device fit`` from measurements) is a file that
+names a fitted law. It is not a law of its own: when a scheme names it (``device.programming.model=NAME``,
+with the file given by ``--devices FILE`` or listed in ``$AIMC_DEVICES``), :func:`expand_device_names`
+replaces the name by the built-in ``polynomial`` or ``table`` error model with the fitted numbers, and the
+device's On/Off. The scheme that results states the law in full, so it describes itself without the file,
+and its JSON (and every hash of it) changes when the fitted law does.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
-from collections.abc import Callable
+import os
+import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["DEVICE_LAWS", "SYMPY", "TORCH", "DeviceLaw", "Ops", "device_law"]
+from ._fields import ConfigError
+
+__all__ = [
+    "DEVICES_ENV",
+    "DEVICE_FILE_FORMAT",
+    "DEVICE_LAWS",
+    "SYMPY",
+    "TORCH",
+    "DeviceLaw",
+    "Ops",
+    "UserDevice",
+    "check_device_name",
+    "device_law",
+    "expand_device_names",
+    "load_device_file",
+    "user_devices",
+]
 
 
 class Ops:
@@ -217,3 +244,158 @@ def device_law(name: str) -> DeviceLaw:
 def replace_law(law: DeviceLaw, **changes: Any) -> DeviceLaw:
     """A copy of ``law`` with some attributes changed (for tests and user variants)."""
     return dataclasses.replace(law, **changes)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# a user's own devices: fitted laws in files, expanded into the scheme's built-in error models
+# ---------------------------------------------------------------------------------------------------------
+
+DEVICES_ENV = "AIMC_DEVICES"
+"""Environment variable listing device files (written by ``aimc device fit``), separated by ``os.pathsep``
+(``:`` on POSIX); read when a scheme names a model that is not built in."""
+
+DEVICE_FILE_FORMAT = "aimc-device/1"
+"""The ``format`` entry of a device file; a file without it is not read as a device."""
+
+_DEVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_LAW_FIELDS = {"polynomial": ("coefficients",), "table": ("table_g", "table_sigma")}
+_EXPANDABLE = ("device.programming", "device.read_noise")
+
+
+@dataclass(frozen=True)
+class UserDevice:
+    """A device fitted from measurements: its name, its law sigma(g) in units of Gmax, its On/Off.
+
+    ``model`` is ``polynomial`` (``law["coefficients"]``: c0, c1, ... of sigma(g) = sum_i c_i g^i) or ``table``
+    (``law["table_g"]``, ``law["table_sigma"]``: piecewise-linear), exactly the scheme's error models of
+    those names with alpha 1. ``fit`` records how the law was fitted; ``path`` where it was read from.
+    """
+
+    name: str
+    description: str
+    model: str
+    law: dict
+    on_off: float
+    fit: dict = dataclasses.field(default_factory=dict)
+    path: str = ""
+
+    def error_model_fields(self) -> dict[str, Any]:
+        """Every field of a scheme's error model, set so that it states this law in full."""
+        fields: dict[str, Any] = {"model": self.model, "alpha": 1.0, "alpha_relative_to": "gmax",
+                                  "coefficients": (), "table_g": (), "table_sigma": ()}
+        fields.update({key: tuple(values) for key, values in self.law.items()})
+        return fields
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON content of the device file."""
+        return {
+            "format": DEVICE_FILE_FORMAT,
+            "name": self.name,
+            "description": self.description,
+            "on_off": "inf" if math.isinf(self.on_off) else self.on_off,
+            "model": self.model,
+            "law": {key: list(values) for key, values in self.law.items()},
+            "fit": self.fit,
+        }
+
+
+def check_device_name(name: str, where: str, known_models: Collection[str]) -> None:
+    """Refuse a device name that is not a plain word or that would hide a built-in model."""
+    if not _DEVICE_NAME.match(name):
+        raise ConfigError(where, f"{name!r} is not a device name; allowed: letters, digits, '.', '_', '-', "
+                          "starting with a letter or digit")
+    if name in known_models:
+        raise ConfigError(where, f"{name!r} is a built-in model; choose another name")
+
+
+def _finite_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    )
+
+
+def _device_from_dict(data: Any, path: str) -> UserDevice:
+    if not isinstance(data, dict) or data.get("format") != DEVICE_FILE_FORMAT:
+        raise ValueError(f"not a device file (no \"format\": \"{DEVICE_FILE_FORMAT}\"); write one with aimc device fit")
+    model, law = data.get("model"), data.get("law")
+    if model not in _LAW_FIELDS or not isinstance(law, dict) or set(law) != set(_LAW_FIELDS[model]):
+        raise ValueError(f"model must be polynomial (law: coefficients) or table (law: table_g, table_sigma), "
+                         f"got {model!r} with {sorted(law) if isinstance(law, dict) else law!r}")
+    if not all(_finite_list(v) for v in law.values()):
+        raise ValueError("the law's entries must be lists of finite numbers")
+    on_off = math.inf if data.get("on_off") == "inf" else data.get("on_off")
+    if isinstance(on_off, bool) or not isinstance(on_off, (int, float)) or not on_off > 1:
+        raise ValueError(f"on_off must be a number > 1 or \"inf\", got {data.get('on_off')!r}")
+    name = data.get("name")
+    if not isinstance(name, str) or not _DEVICE_NAME.match(name):
+        raise ValueError(f"name must be a device name (letters, digits, '.', '_', '-'), got {name!r}")
+    return UserDevice(name, str(data.get("description", "")), model, {k: tuple(v) for k, v in law.items()},
+                      float(on_off), data.get("fit", {}), path)
+
+
+def load_device_file(path: str | os.PathLike, origin: str = "--devices") -> UserDevice:
+    """The device in a file written by ``aimc device fit``; a ConfigError naming ``origin`` and the file."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(origin, f"no such file {str(path)!r}; allowed: a device file written by aimc device fit")
+    try:
+        return _device_from_dict(json.loads(file.read_text()), str(path))
+    except (ValueError, UnicodeDecodeError) as e:  # malformed JSON is a ValueError too
+        raise ConfigError(origin, f"{path}: {e}") from None
+
+
+def _device_sources(files: Sequence[str], environment: bool) -> list[tuple[str, str]]:
+    """(origin, path) of the files given by --devices and, when asked, of those listed in $AIMC_DEVICES."""
+    sources = [("--devices", str(f)) for f in files]
+    if environment:
+        listed = os.environ.get(DEVICES_ENV, "").split(os.pathsep)
+        sources += [(DEVICES_ENV, f.strip()) for f in listed if f.strip()]
+    return sources
+
+
+def user_devices(sources: Sequence[tuple[str, str]]) -> dict[str, UserDevice]:
+    """The devices in the files ``sources`` ((origin, path) pairs), by name; a name defined twice is refused."""
+    devices: dict[str, UserDevice] = {}
+    for origin, path in sources:
+        device = load_device_file(path, origin)
+        if device.name in devices:
+            raise ConfigError(origin, f"device {device.name!r} is defined in both {devices[device.name].path} "
+                              f"and {path}; give one of them")
+        devices[device.name] = device
+    return devices
+
+
+def _unknown_name(name: str, known_models: Collection[str], devices: dict[str, UserDevice],
+                  sources: Sequence[tuple[str, str]]) -> str:
+    where = "; ".join(f"{origin} {path}" for origin, path in sources)
+    looked = (f"looked in {where}" if sources else
+              f"no device files given: --devices FILE (written by aimc device fit) or ${DEVICES_ENV}")
+    return (f"unknown model or device {name!r}; built in: {', '.join(known_models)}; "
+            f"devices: {', '.join(sorted(devices)) or 'none'} ({looked})")
+
+
+def expand_device_names(overrides: dict[str, Any], files: Sequence[str],
+                        known_models: Collection[str]) -> dict[str, Any]:
+    """``--set`` overrides in which every device name given as ``device.programming.model`` or
+    ``device.read_noise.model`` is replaced by the built-in error model that states its law in full.
+
+    The device's alpha is 1 and, for the programming error, the scheme takes the device's On/Off, unless the
+    overrides set them too. ``files`` (from --devices) are always read; the files in $AIMC_DEVICES only
+    when a name is not built in. An unknown name is a ConfigError listing the known names and the files.
+    """
+    names = {section: overrides.get(f"{section}.model") for section in _EXPANDABLE}
+    wanted = {section: str(name).strip() for section, name in names.items()
+              if name is not None and str(name).strip() not in known_models}
+    sources = _device_sources(files, environment=bool(wanted))
+    devices = user_devices(sources)
+    expanded = dict(overrides)
+    for section, name in wanted.items():
+        if name not in devices:
+            raise ConfigError(f"{section}.model", _unknown_name(name, known_models, devices, sources))
+        device = devices[name]
+        for key, value in device.error_model_fields().items():
+            if key == "model" or f"{section}.{key}" not in overrides:
+                expanded[f"{section}.{key}"] = value
+        if section == "device.programming" and "device.on_off" not in overrides:
+            expanded["device.on_off"] = device.on_off
+    return expanded
