@@ -112,6 +112,13 @@ _EXTERNAL = {
         "run_validate",
         "format_validation",
     ),
+    "device": (
+        "fit a device law to measurements (aimc device fit), or sample a known one",
+        "aimc.device_cli",
+        "add_device_arguments",
+        "run_device",
+        "format_device",
+    ),
     "figures": (
         "compute and draw the figures",
         "aimc.figures.cli",
