@@ -80,7 +80,9 @@ class _LazyZip:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"zip_path: {self.path} not found")
+            raise FileNotFoundError(f"no such file {str(self.path)!r}")
+        if not zipfile.is_zipfile(self.path):
+            raise ValueError(f"{str(self.path)!r} is not a zip archive")
         self._archive: zipfile.ZipFile | None = None
         self._pid: int | None = None
 
@@ -140,10 +142,12 @@ class ZipImageFolder(_LabelledImages):
         names = [name for name in self._zip.namelist() if _is_image(name) and name.count("/") >= 2]
         roots = sorted({name.split("/", 1)[0] for name in names})
         if root is None and len(roots) != 1:
-            raise ValueError(f"root: {zip_path} has image folders {roots}; pass one of them as root")
+            found = f"images under the top folders {roots}" if roots else "no images in class folders"
+            raise ValueError(f"{zip_path} holds {found}; allowed: one top folder of class folders of images "
+                             "(<top>/<class>/<image>, the ImageFolder layout)")
         root = roots[0] if root is None else root.strip("/")
         if root not in roots:
-            raise ValueError(f"root {root!r} holds no class folders of images in {zip_path}; found {roots}")
+            raise ValueError(f"top folder {root!r} holds no class folders of images in {zip_path}; found {roots}")
         names = sorted(name for name in names if name.split("/", 1)[0] == root)
         self.root = root
         self.classes = sorted({name.split("/")[1] for name in names})
@@ -190,7 +194,7 @@ class ImageNetValZip(_LabelledImages):
         if val_map is None:
             map_names = [name for name in members if PurePosixPath(name).name == VAL_MAP_NAME]
             if not map_names:
-                raise ValueError(f"val_map: {zip_path} holds no {VAL_MAP_NAME}; pass a val_map file")
+                raise ValueError(f"{zip_path} holds no {VAL_MAP_NAME}; give the labels as a separate file (--val-map)")
             text = self._zip.read(map_names[0]).decode()
         else:
             text = Path(val_map).read_text()
@@ -216,8 +220,10 @@ class ImageNetValFolder(_LabelledImages):
     def __init__(self, folder: str | os.PathLike, val_map: str | os.PathLike | None = None) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
-            raise FileNotFoundError(f"folder: {self.folder} is not a directory")
+            raise FileNotFoundError(f"{str(self.folder)!r} is not a directory")
         val_map = self.folder / VAL_MAP_NAME if val_map is None else Path(val_map)
+        if not val_map.is_file():
+            raise FileNotFoundError(f"no labels file {str(val_map)!r}; give one with --val-map")
         names = [path.name for path in self.folder.iterdir() if _is_image(path.name)]
         self.samples = _label_files(names, read_val_map(val_map.read_text()))
 

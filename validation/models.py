@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+import pickle
+import zipfile
 
 import torch
 from torch import nn
@@ -205,8 +207,9 @@ def find_shared_dir(shared_dir: str | os.PathLike | None = None) -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(
-        f"shared folder not found (tried {', '.join(map(str, candidates))}); "
-        f"pass shared_dir=... or set the environment variable {SHARED_ENV_VAR}"
+        f"the shared folder of the reference models and data was not found (tried "
+        f"{', '.join(map(str, candidates))}); set the environment variable {SHARED_ENV_VAR} to the folder that "
+        "holds data/ and models/"
     )
 
 
@@ -215,17 +218,28 @@ def shared_file(subdir: str, file: str, shared_dir: str | os.PathLike | None = N
     path = find_shared_dir(shared_dir) / subdir / file
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} not found; pass shared_dir=... or set the environment variable {SHARED_ENV_VAR} "
-            f"to the folder that holds {subdir}/{file}"
+            f"{path} not found; set the environment variable {SHARED_ENV_VAR} to the folder that holds "
+            f"{subdir}/{file}"
         )
     return path
 
 
 def _load_state_dict(model: nn.Module, path: Path) -> nn.Module:
-    """Load a state dict file into ``model`` (floating tensors cast to float32), strict; eval mode."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """Load a state dict file into ``model`` (floating tensors cast to float32), strict; eval mode.
+
+    ValueError naming ``--model`` for a file that is not a torch state dict of this architecture."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+        raise ValueError(f"--model: {path} is not a torch state dict file ({type(e).__name__})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"--model: {path} does not hold a state dict (a mapping of names to tensors)")
     state = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise ValueError(f"--model: {path} does not fit the model's architecture ({first})") from None
     return model.eval()
 
 
@@ -253,9 +267,9 @@ def load_model(spec: str | os.PathLike, shared_dir: str | os.PathLike | None = N
     path = Path(spec)
     if path.suffix not in (".pt", ".pth"):
         raise ValueError(
-            f"model spec {str(spec)!r} is neither a reference model ({sorted(REFERENCE_MODELS)}) "
-            "nor a path to a .pt/.pth state dict"
+            f"--model: {str(spec)!r} is neither a reference model ({', '.join(sorted(REFERENCE_MODELS))}) "
+            "nor a .pt/.pth state dict"
         )
     if not path.is_file():
-        raise FileNotFoundError(f"model spec: weight file {path} not found")
+        raise FileNotFoundError(f"--model: no such weight file {str(path)!r}")
     return _load_state_dict(resnet50(), path)
