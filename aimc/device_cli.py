@@ -33,7 +33,8 @@ def _add_fit_arguments(fit: argparse.ArgumentParser) -> None:
     fit.add_argument("--law", default="polynomial", choices=("polynomial", "table"),
                      help="the law saved: a low-order polynomial (default) or the measured table")
     fit.add_argument("--order", type=int, default=None,
-                     help="polynomial order (default: the lowest of 0..4 that fits within the sampling error)")
+                     help="polynomial order (default: the one of 0..4 with the smallest AICc, the chi-square "
+                     "plus a price per coefficient)")
     fit.add_argument("--gmax", type=float, default=None, metavar="VALUE",
                      help="Gmax in the data's unit (physical data); without it the data are normalised to Gmax")
     fit.add_argument("--gmin", type=float, default=None, metavar="VALUE",
@@ -115,10 +116,14 @@ def _fixed(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{round(value, 4) + 0.0:.4f}"
 
 
+def _span(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}..{high}"
+
+
 def _fit_lines(r: dict) -> list[str]:
     units = "normalised to Gmax" if r["gmax"] is None else f"data units, Gmax = {r['gmax']:g}"
     repeats = ("a sigma table without n (no sampling errors)" if r["repeats_min"] is None else
-               f"{r['repeats_min']}..{r['repeats_max']} repeats per target, each sigma to "
+               f"{_span(r['repeats_min'], r['repeats_max'])} repeats per target, each sigma to "
                f"{100 * r['relative_standard_error']:.1f} % (1/sqrt(2(n-1)), Gaussian errors)")
     lines = [(f"device {r['name']}: {r['law']} sigma(g) fitted to {r['targets']} targets of {r['source']} "
               f"({r['form']} form)"),
@@ -155,6 +160,8 @@ def format_device(result: dict) -> str:
                      f"{1 / start:.4g}) refuses this polynomial; --law table holds at every g")
     if offset is not None:
         lines.append(f"  mean offset   largest |mean - target| {abs(offset['offset']):.3g} Gmax at g = "
-                     f"{offset['target']:.3g} ({offset['standard_errors']:.1f} standard errors; not modelled)")
+                     f"{offset['target']:.3g}: {offset['standard_errors']:.1f} standard errors, p = "
+                     f"{offset['p_value']:.2g} for the largest of {result['targets']} (a programming bias is "
+                     "not modelled)")
     lines += [f"  saved         {result['out']} ({result['law']})", f"  use           {result['use']}"]
     return "\n".join(lines)

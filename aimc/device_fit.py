@@ -426,13 +426,19 @@ def _table_report(table: TableFit) -> dict:
             "loo_rms": table.loo_rms, "table_g": list(table.table_g), "table_sigma": list(table.table_sigma)}
 
 
+def _largest_of_p(z: float, count: int) -> float:
+    """The chance that the largest |z| of ``count`` independent standard normal scores is at least ``z``."""
+    return -math.expm1(count * math.log1p(-math.erfc(z / math.sqrt(2))))
+
+
 def _measurement_report(m: Measurements) -> dict:
     offset = None
     if m.mean_offset is not None:
         standard_errors = np.abs(m.mean_offset) / np.maximum(m.sigma / np.sqrt(m.repeats), 1e-300)
         i = int(np.argmax(standard_errors))
         offset = {"target": float(m.targets[i]), "offset": float(m.mean_offset[i]),
-                  "standard_errors": float(standard_errors[i])}
+                  "standard_errors": float(standard_errors[i]),
+                  "p_value": _largest_of_p(float(standard_errors[i]), m.targets.size)}
     relative = None if m.repeats is None else float(np.median(1 / np.sqrt(2 * (m.repeats - 1))))
     low, high = float(m.targets[0]), float(m.targets[-1])
     outside = [[m.g_min, low]] * (m.g_min < low) + [[high, 1.0]] * (high < 1)

@@ -13,7 +13,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from aimc.montecarlo.cli import add_simulate_arguments
+from aimc.theory.cli import add_estimate_arguments, add_formulas_arguments
 from aimc.validation.accuracy import scheme_hash
+from aimc.validation.cli import add_accuracy_arguments
 from scipy import stats
 
 from aimc.cli import main
@@ -124,6 +127,17 @@ def test_wide_and_long_forms_give_the_same_estimates(tmp_path):
     assert fit_table(long_form).table_sigma == fit_table(wide_form).table_sigma
 
 
+def test_a_programming_bias_is_reported(tmp_path, capsys):
+    path, _ = _sampled(tmp_path, "sonos-paper", normalised=True)
+    unbiased = _fit_cli(capsys, path, tmp_path / "a.json")["largest_mean_offset"]
+    rows = list(csv.reader(path.read_text().splitlines()))
+    shifted = [rows[0]] + [[t, f"{float(v) + 0.002:.8g}"] for t, v in rows[1:]]  # 0.2 % of Gmax too high
+    biased = _fit_cli(capsys, _write(tmp_path / "b.csv", shifted), tmp_path / "b.json")["largest_mean_offset"]
+    assert unbiased["p_value"] > 0.001 and biased["p_value"] < 1e-6
+    error = float(_true_sigma("sonos-paper", [biased["target"]])[0]) / math.sqrt(REPEATS)
+    assert biased["offset"] == pytest.approx(0.002, abs=4 * error)
+
+
 def test_on_off_comes_from_the_smallest_target_or_a_stated_gmin(tmp_path):
     path, gmax = _sampled(tmp_path, "sonos-paper", lowest=0.05)
     assert read_measurements(path, gmax).on_off == pytest.approx(20.0)
@@ -219,6 +233,15 @@ def test_the_device_expands_into_the_scheme_and_its_hash_follows_the_law(tmp_pat
     kept = _scheme("--devices", str(first), "--set", "device.programming.model=dev-a",
                    "--set", "device.programming.alpha=0.5", "--set", "device.on_off=100")
     assert kept.device.programming.alpha == 0.5 and kept.device.on_off == 100.0
+
+
+def test_every_command_that_takes_a_scheme_takes_a_device(tmp_path, capsys):
+    device = _device_file(tmp_path, capsys, "dev-a")
+    for add in (add_estimate_arguments, add_formulas_arguments, add_simulate_arguments, add_accuracy_arguments):
+        parser = argparse.ArgumentParser()
+        add(parser)
+        args = parser.parse_args(["--devices", str(device), "--set", "device.programming.model=dev-a"])
+        assert scheme_from_args(args)[0].device.programming.model == "polynomial", add.__name__
 
 
 def test_devices_listed_in_the_environment_and_read_noise(tmp_path, capsys, monkeypatch):
