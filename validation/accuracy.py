@@ -2,9 +2,9 @@
 
 The path, as the paper did it (Xiao et al. 2022, sections 4-7; ``shared/PAPER.md``):
 
-1. a float network and its test images (:func:`load_network`): a reference ResNet-50 of
-   ``aimc.validation.models`` on its own test set, or a user's torchvision ResNet-50 state dict on
-   ImageNet validation images;
+1. a float network and its test images (:func:`load_network`): a reference model of
+   ``aimc.validation.models`` (the two ResNet-50s, the vision transformer) on its own test set, or a user's
+   torchvision ResNet-50 state dict on ImageNet validation images;
 2. calibration on images separate from the test images (500 by default: the Tiny-ImageNet calibration
    zip, a seeded pick of the CIFAR-10 training set, or a held-out pick of the ImageNet images):
    :func:`aimc.montecarlo.layers.convert` folds BatchNorm, quantises weights per layer (``weights.bits``,
@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from aimc.montecarlo.engine import no_tf32, resolve_device
-from aimc.montecarlo.layers import analog_layers, calibrate_inputs, convert, reprogram
+from aimc.montecarlo.layers import analog_layers, calibrate_inputs, convert, reprogram, unconverted_layers
 from torch import nn
 from tqdm import tqdm
 
@@ -192,8 +192,8 @@ def load_network(
     """The float network ``model``, its test images and its calibration images.
 
     Args:
-        model: a reference model name (``resnet50-tinyimagenet``, ``resnet50-cifar10``) or a ``.pt``/
-            ``.pth`` torchvision ResNet-50 state dict (ImageNet path).
+        model: a reference model name (``resnet50-tinyimagenet``, ``resnet50-cifar10``, ``vit-cifar10``)
+            or a ``.pt``/``.pth`` torchvision ResNet-50 state dict (ImageNet path).
         data: reference models: another ImageFolder-layout test zip (default: the model's own);
             ImageNet path (required): a folder or zip of ILSVRC2012 validation JPEGs.
         val_map: ImageNet path: MLPerf-format labels (default: ``val_map.txt`` in ``data``).
@@ -415,7 +415,11 @@ def accuracy_for_scheme(
     budget: int | None = None,
     with_baselines: bool = True,
 ) -> dict:
-    """Accuracy of ``scheme`` over ``chips`` chips, with the baselines: the result dict of ``aimc accuracy``."""
+    """Accuracy of ``scheme`` over ``chips`` chips, with the baselines: the result dict of ``aimc accuracy``.
+
+    ``digital_layers``: what the conversion leaves digital (:func:`aimc.montecarlo.layers.unconverted_layers`:
+    LayerNorms, attention products, loose parameters; empty for the ResNet-50s), as ``"name: kind"``.
+    """
     start = time.perf_counter()
     per_chip = evaluate_chips(
         net,
@@ -441,6 +445,7 @@ def accuracy_for_scheme(
         "chips": chips,
         "seed": seed,
         "seconds": round(seconds, 3),
+        "digital_layers": [str(part) for part in unconverted_layers(net.model)],
     }
     if with_baselines:
         result.update(baselines(net, scheme, batch_size))
@@ -474,8 +479,9 @@ def row_to_result(row: dict[str, str]) -> dict:
     for name in ("accuracy_mean", "accuracy_std", "baseline_float", "baseline_quantized", "seconds"):
         if row.get(name, "") != "":
             out[name] = float(row[name])
-    if row.get("accuracies"):
-        out["accuracies"] = json.loads(row["accuracies"])
+    for name in ("accuracies", "digital_layers"):
+        if row.get(name):
+            out[name] = json.loads(row[name])
     for name in ("chips", "seed", "images"):
         if row.get(name, "").lstrip("-").isdigit():
             out[name] = int(row[name])

@@ -105,6 +105,7 @@ def run_accuracy(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "accuracies": result["accuracies"],
         "seconds": result["seconds"],
+        "digital_layers": result.get("digital_layers", []),
         "cached": cached,
     }
     if store is not None:
@@ -124,9 +125,21 @@ def format_accuracy(result: dict) -> str:
         "  per chip          " + ", ".join(f"{pct * a:.2f}" for a in result["accuracies"]),
         f"  seconds           {result['seconds']:.1f}" + ("  (from the results CSV)" if result.get("cached") else ""),
     ]
+    if result.get("digital_layers"):
+        lines.append(f"  digital layers    {_digital_summary(result['digital_layers'])}")
     if "csv" in result:
         lines.append(f"  results CSV       {result['csv']}")
     return "\n".join(lines)
+
+
+def _digital_summary(parts: list[str]) -> str:
+    """'name: kind' entries counted by kind, with the names of the kinds that occur once or twice."""
+    by_kind: dict[str, list[str]] = {}
+    for part in parts:
+        name, _, kind = part.partition(": ")
+        by_kind.setdefault(kind.split(" [")[0], []).append(name)
+    return ", ".join(f"{kind} x{len(names)}" + (f" ({', '.join(names)})" if len(names) <= 2 else "")
+                     for kind, names in by_kind.items()) + "; on no array (--json lists each)"
 
 
 # ---------------------------------------------------------------------------------------------------------

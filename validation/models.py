@@ -1,8 +1,10 @@
-"""ResNet-50 (torchvision layout) and the reference models trained for the validation layer.
+"""ResNet-50 (torchvision layout), a small vision transformer, and the reference models trained for the
+validation layer.
 
-The network is written here from the architecture so that torchvision is not needed; its
-``state_dict`` keys and shapes are exactly those of ``torchvision.models.resnet50``, so
-torchvision-format weight files load with ``strict=True``.
+The networks are written here from their architectures so that torchvision is not needed. ResNet-50's
+``state_dict`` keys and shapes are exactly those of ``torchvision.models.resnet50``, so torchvision-format
+weight files load with ``strict=True``; the vision transformer (:class:`VisionTransformer`) is built from
+plain torch modules (``nn.TransformerEncoder``), with the keys of the reference file ``vit_cifar10.pt``.
 
 Reference weights live outside the repository in the shared folder (``<shared>/models/``); see
 :func:`find_shared_dir` for how it is located.
@@ -11,10 +13,12 @@ Reference weights live outside the repository in the shared folder (``<shared>/m
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
 import pickle
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -109,16 +113,45 @@ def resnet50(num_classes: int = 1000, small_stem: bool = False, maxpool: bool = 
     return ResNet50(num_classes=num_classes, small_stem=small_stem, maxpool=maxpool)
 
 
+class VisionTransformer(nn.Module):
+    """The reference vision transformer (``vit_cifar10.pt``): patches, class token, pre-norm encoder.
+
+    ``patch``: a Conv2d of kernel and stride ``patch_size`` ((image / patch_size)^2 tokens of ``width``);
+    a learned class token ``cls`` [1, 1, width] is prepended and a learned position embedding ``pos``
+    [1, tokens + 1, width] added; ``encoder``: ``depth`` pre-norm ``nn.TransformerEncoderLayer`` (``heads``
+    heads, GELU MLP of ``mlp_width``, no dropout, batch first); ``norm``: a LayerNorm of the class token's
+    output; ``head``: its Linear classifier. 4,249,354 parameters with the defaults (32x32 images).
+    """
+
+    def __init__(self, num_classes: int = 10, image_size: int = 32, patch_size: int = 4, width: int = 256,
+                 depth: int = 8, heads: int = 4, mlp_width: int = 512) -> None:
+        super().__init__()
+        tokens = (image_size // patch_size) ** 2
+        self.patch = nn.Conv2d(3, width, kernel_size=patch_size, stride=patch_size)
+        self.cls = nn.Parameter(torch.zeros(1, 1, width))
+        self.pos = nn.Parameter(0.02 * torch.randn(1, tokens + 1, width))
+        layer = nn.TransformerEncoderLayer(d_model=width, nhead=heads, dim_feedforward=mlp_width, dropout=0.0,
+                                           activation="gelu", batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map a normalised float batch [N, 3, H, W] to logits [N, num_classes]."""
+        t = self.patch(x).flatten(2).transpose(1, 2)
+        t = torch.cat([self.cls.expand(t.shape[0], -1, -1), t], 1) + self.pos
+        return self.head(self.norm(self.encoder(t))[:, 0])
+
+
 @dataclass(frozen=True)
 class ReferenceModel:
-    """A reference ResNet-50 trained for the validation layer, and how to feed it.
+    """A reference network trained for the validation layer, and how to feed it.
 
     Attributes:
         name: registry key.
-        file: weight file name in ``<shared>/models/`` (float16 torchvision-format state dict).
+        file: weight file name in ``<shared>/models/`` (float16 state dict, loaded strictly).
         num_classes: number of output logits.
-        small_stem: 3x3 stride-1 ``conv1`` instead of the 7x7 stride-2 one.
-        maxpool: max-pool after the stem kept (False: ``nn.Identity``).
+        architecture: builds the randomly initialised network from ``num_classes``.
         mean: per-channel RGB mean applied after dividing pixels by 255.
         std: per-channel RGB standard deviation applied after dividing pixels by 255.
         test_zip: test set in ``<shared>/data/`` (ImageFolder layout zip); images are fed at their
@@ -132,8 +165,7 @@ class ReferenceModel:
     name: str
     file: str
     num_classes: int
-    small_stem: bool
-    maxpool: bool
+    architecture: Callable[[int], nn.Module]
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     test_zip: str
@@ -141,9 +173,9 @@ class ReferenceModel:
     calibration_images: int | None
     published_top1: float
 
-    def build(self) -> ResNet50:
+    def build(self) -> nn.Module:
         """A randomly initialised network of this model's architecture."""
-        return resnet50(self.num_classes, small_stem=self.small_stem, maxpool=self.maxpool)
+        return self.architecture(self.num_classes)
 
 
 REFERENCE_MODELS: dict[str, ReferenceModel] = {
@@ -153,8 +185,7 @@ REFERENCE_MODELS: dict[str, ReferenceModel] = {
             name="resnet50-tinyimagenet",
             file="resnet50_tinyimagenet.pt",
             num_classes=200,
-            small_stem=True,
-            maxpool=True,
+            architecture=partial(resnet50, small_stem=True, maxpool=True),
             mean=(0.4802, 0.4481, 0.3975),
             std=(0.2770, 0.2691, 0.2821),
             test_zip="tinyimagenet-val.zip",
@@ -166,14 +197,25 @@ REFERENCE_MODELS: dict[str, ReferenceModel] = {
             name="resnet50-cifar10",
             file="resnet50_cifar10.pt",
             num_classes=10,
-            small_stem=True,
-            maxpool=False,
+            architecture=partial(resnet50, small_stem=True, maxpool=False),
             mean=(0.4914, 0.4822, 0.4465),
             std=(0.2470, 0.2435, 0.2616),
             test_zip="cifar10-test.zip",
             calibration_zip="cifar10-train.zip",
             calibration_images=500,
             published_top1=0.9183,
+        ),
+        ReferenceModel(
+            name="vit-cifar10",
+            file="vit_cifar10.pt",
+            num_classes=10,
+            architecture=VisionTransformer,
+            mean=(0.4914, 0.4822, 0.4465),
+            std=(0.2470, 0.2435, 0.2616),
+            test_zip="cifar10-test.zip",
+            calibration_zip="cifar10-train.zip",
+            calibration_images=500,
+            published_top1=0.7723,
         ),
     )
 }
@@ -243,7 +285,7 @@ def _load_state_dict(model: nn.Module, path: Path) -> nn.Module:
     return model.eval()
 
 
-def load_reference_model(name: str, shared_dir: str | os.PathLike | None = None) -> ResNet50:
+def load_reference_model(name: str, shared_dir: str | os.PathLike | None = None) -> nn.Module:
     """The trained reference model ``name`` (a key of REFERENCE_MODELS), float32, in eval mode.
 
     Weights are read from ``<shared>/models/<file>`` (see :func:`find_shared_dir`).
@@ -252,8 +294,8 @@ def load_reference_model(name: str, shared_dir: str | os.PathLike | None = None)
     return _load_state_dict(spec.build(), shared_file("models", spec.file, shared_dir))
 
 
-def load_model(spec: str | os.PathLike, shared_dir: str | os.PathLike | None = None) -> ResNet50:
-    """A float32 eval-mode ResNet-50 from a registry name or a torchvision-format weight file.
+def load_model(spec: str | os.PathLike, shared_dir: str | os.PathLike | None = None) -> nn.Module:
+    """A float32 eval-mode network from a registry name, or a ResNet-50 from a torchvision-format weight file.
 
     Args:
         spec: a key of REFERENCE_MODELS, or the path of a ``.pt``/``.pth`` state dict of a

@@ -87,7 +87,7 @@ def test_reference_accuracy_within_binomial_interval(name: str, shared_path) -> 
     shared_path("models", spec.file)
     shared_path("data", spec.test_zip)
     model = load_reference_model(name)
-    assert not model.training and model.fc.weight.dtype == torch.float32
+    assert not model.training and all(p.dtype == torch.float32 for p in model.parameters())
     images, labels = load_eval_set(name, images=ACCURACY_IMAGES, seed=0)
     correct = round(evaluate(model, images, labels, spec.mean, spec.std) * ACCURACY_IMAGES)
     low, high = binom.interval(CONFIDENCE, ACCURACY_IMAGES, spec.published_top1)
