@@ -14,22 +14,30 @@ Everything here is *computed* from the shared definitions, not typed in:
   coefficients obtained by differentiation, and so is each conversion's weight in the output.
 
 Numeric evaluation uses the sympy results compiled with :func:`sympy.lambdify` (numpy + scipy.special).
+Every derivation is kept on disk (:mod:`aimc.theory.derivation_cache`, keyed by the source of the modules
+that define it), so a command that finds them there neither derives nor imports sympy.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sympy as sp
 import torch
 
-from aimc.devices import SYMPY, TORCH
+from aimc.devices import DEVICE_LAWS, SYMPY, TORCH
 from aimc.mapping import SliceLayout, recombine
 from aimc.scheme import Device, ErrorModel
+
+from . import derivation_cache
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 __all__ = [
     "STANDARD_LIMIT",
@@ -46,33 +54,83 @@ __all__ = [
     "programmed_mean_var",
 ]
 
-z, a, b = sp.symbols("z a b", real=True)
-g_sym = sp.Symbol("g", nonnegative=True)
-mu_sym, s_sym = sp.symbols("mu sigma", positive=True)
-nu, nu_mean, nu_std, log_t = sp.symbols("nu nu_mean nu_std L", positive=True)
-
 STANDARD_LIMIT = 40.0
 """Standardised bounds are clipped to +-40: Phi(-40) underflows to 0, so the formulas are exact in float64."""
 
+_DEFINITIONS = ("aimc.theory.symbolic",)
+"""The modules whose source defines the device-moment derivations (their cache key)."""
+
+
+@cache
+def _symbols() -> SimpleNamespace:
+    """The symbols of the derivations, made on first use (evaluating stored derivations needs no sympy)."""
+    import sympy as sp
+
+    z, a, b = sp.symbols("z a b", real=True)
+    g = sp.Symbol("g", nonnegative=True)
+    sigma = sp.Symbol("sigma", positive=True)
+    nu_mean, nu_std, log_t = sp.symbols("nu_mean nu_std L", positive=True)
+    return SimpleNamespace(z=z, a=a, b=b, g=g, sigma=sigma, nu_mean=nu_mean, nu_std=nu_std, log_t=log_t)
+
 
 def _phi(v: Any) -> Any:
+    import sympy as sp
+
     return sp.exp(-(v**2) / 2) / sp.sqrt(2 * sp.pi)
 
 
 def _cdf(v: Any) -> Any:
+    import sympy as sp
+
     return (1 + sp.erf(v / sp.sqrt(2))) / 2
+
+
+def _derived(
+    name: str, n: int, derive: Callable[[int], sp.Expr], arguments: Callable[[], tuple], modules: list[str]
+) -> dict:
+    """The stored derivation ``derive(n)``: its expression (srepr) and its function of ``arguments()``, lambdified
+    with ``modules``."""
+
+    def make() -> dict:
+        import sympy as sp
+
+        expr = derive(n)
+        function = sp.lambdify(arguments(), expr, modules=modules)
+        return {"expression": sp.srepr(expr), **derivation_cache.function_payload(function)}
+
+    return derivation_cache.cached_payload(name, [n, modules], _DEFINITIONS, make,
+                                           check=lambda p: isinstance(p, dict) and "source" in p)
+
+
+def _expression(payload: dict) -> sp.Expr:
+    import sympy as sp
+
+    return sp.sympify(payload["expression"])
+
+
+def _censored_standard_moment(n: int) -> sp.Expr:
+    """The derivation of :func:`censored_standard_moment`."""
+    import sympy as sp
+
+    s = _symbols()
+    inner = sp.integrate(s.z**n * _phi(s.z), (s.z, s.a, s.b))
+    return s.a**n * _cdf(s.a) + s.b**n * (1 - _cdf(s.b)) + inner
+
+
+def _censored_payload(n: int) -> dict:
+    return _derived("censored_standard_moment", n, _censored_standard_moment,
+                    lambda: (_symbols().a, _symbols().b), ["numpy", "scipy"])
 
 
 @cache
 def censored_standard_moment(n: int) -> sp.Expr:
     """E[min(max(z, a), b)^n], z ~ N(0, 1): the mass below a sits at a, above b at b (sympy)."""
-    inner = sp.integrate(z**n * _phi(z), (z, a, b))
-    return a**n * _cdf(a) + b**n * (1 - _cdf(b)) + inner
+    return _expression(_censored_payload(n))
 
 
 @cache
 def _standard_moment_fn(n: int) -> Any:
-    return sp.lambdify((a, b), censored_standard_moment(n), modules=["numpy", "scipy"])
+    return derivation_cache.compile_function(_censored_payload(n))
 
 
 def _standardised(g: np.ndarray, sigma: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
@@ -115,18 +173,31 @@ def programmed_mean_var(g: np.ndarray, sigma: np.ndarray, lo: float, hi: float) 
     return mean, var
 
 
+def _drift_moment_expression(k: int) -> sp.Expr:
+    """The derivation of :func:`drift_moment_expression`."""
+    import sympy as sp
+
+    s = _symbols()
+    nu_free = sp.Symbol("nu", real=True)
+    density = sp.exp(-((nu_free - s.nu_mean) ** 2) / (2 * s.nu_std**2)) / (s.nu_std * sp.sqrt(2 * sp.pi))
+    integral = sp.integrate(sp.exp(-k * nu_free * s.log_t) * density, (nu_free, -sp.oo, sp.oo), conds="none")
+    return sp.simplify(integral)
+
+
+def _drift_payload(k: int) -> dict:
+    return _derived("drift_moment", k, _drift_moment_expression,
+                    lambda: (_symbols().nu_mean, _symbols().nu_std, _symbols().log_t), ["numpy"])
+
+
 @cache
 def drift_moment_expression(k: int) -> sp.Expr:
     """E[D^k], D = exp(-nu L), L = ln(t/t0), nu ~ N(nu_mean, nu_std^2) (sympy integral over nu)."""
-    nu_free = sp.Symbol("nu", real=True)
-    density = sp.exp(-((nu_free - nu_mean) ** 2) / (2 * nu_std**2)) / (nu_std * sp.sqrt(2 * sp.pi))
-    integral = sp.integrate(sp.exp(-k * nu_free * log_t) * density, (nu_free, -sp.oo, sp.oo), conds="none")
-    return sp.simplify(integral)
+    return _expression(_drift_payload(k))
 
 
 @cache
 def _drift_fn(k: int) -> Any:
-    return sp.lambdify((nu_mean, nu_std, log_t), drift_moment_expression(k), modules=["numpy"])
+    return derivation_cache.compile_function(_drift_payload(k))
 
 
 def drift_moment(k: int, time: float, t0: float, mean: float, std: float) -> float:
@@ -149,6 +220,33 @@ def _squared_law_polynomial(model: ErrorModel, g_min: float) -> tuple[float, ...
     """Coefficients of sigma(g)^2 as a polynomial in g, when it is one (sympy), else None."""
     if not model.active:
         return (0.0,)
+    law = _law_definition(model)
+    if law is None:
+        return _derive_squared_law_polynomial(model, g_min)
+    payload = derivation_cache.cached_payload(
+        "squared_law_polynomial", [repr(model), repr(g_min), law], [*_DEFINITIONS, "aimc.scheme", "aimc.devices"],
+        lambda: {"coefficients": _derive_squared_law_polynomial(model, g_min)},
+        check=lambda p: isinstance(p, dict) and "coefficients" in p)
+    return None if payload["coefficients"] is None else tuple(float(c) for c in payload["coefficients"])
+
+
+def _law_definition(model: ErrorModel) -> list | None:
+    """What defines the model's law beyond its own fields (a published law of :mod:`aimc.devices`: its
+    function and full scale), for the cache key; None for a law registered at run time from other code,
+    which the key could not describe (it is derived every time)."""
+    if model.model not in DEVICE_LAWS:
+        return []
+    law = DEVICE_LAWS[model.model]
+    function = law.sigma_physical
+    if getattr(function, "__module__", None) != "aimc.devices" or getattr(function, "__closure__", True):
+        return None
+    return [function.__qualname__, repr(law.full_scale)]
+
+
+def _derive_squared_law_polynomial(model: ErrorModel, g_min: float) -> list[float] | None:
+    import sympy as sp
+
+    g_sym = _symbols().g
     try:
         expr = sp.expand(sp.sympify(model.sigma(g_sym, g_min, SYMPY)) ** 2)
         poly = sp.Poly(expr, g_sym)
@@ -156,7 +254,7 @@ def _squared_law_polynomial(model: ErrorModel, g_min: float) -> tuple[float, ...
         return None
     if not all(c.is_number for c in poly.all_coeffs()):
         return None
-    return tuple(float(c) for c in reversed(poly.all_coeffs()))
+    return [float(c) for c in reversed(poly.all_coeffs())]
 
 
 @dataclass(frozen=True)
@@ -246,6 +344,8 @@ def _read_noise_quadrature(device: Device, g: np.ndarray, sigma: np.ndarray, lo:
 
 def conductance_symbols(layout: SliceLayout) -> dict[str, list[sp.Symbol]]:
     """One symbol g^array_k per array of the mapping (shared arrays included) and weight slice k."""
+    import sympy as sp
+
     names = list(layout.arrays) + list(layout.shared_digits)
     return {name: list(sp.symbols(f"g^{name}_0:{layout.slices}", real=True)) for name in names}
 
@@ -256,6 +356,8 @@ def decode_expression(layout: SliceLayout) -> tuple[sp.Expr, dict[str, list[sp.S
     y = sum_k 2^(b k) L_k / (1 - g_min) (g^positive_k - g^negative_k) for a differential pair, or
     y = sum_k 2^(b k) L_k / (1 - g_min) (g^cells_k - g_min) - M for offset with the digital offset removal.
     Returns (y, the symbols by array)."""
+    import sympy as sp
+
     symbols = conductance_symbols(layout)
 
     def converted(k: int, c: int) -> sp.Expr:
@@ -268,14 +370,26 @@ def decode_expression(layout: SliceLayout) -> tuple[sp.Expr, dict[str, list[sp.S
 def conversion_scales(layout: SliceLayout) -> np.ndarray:
     """[S, C]: dy/dQ_kc, the output units per unit of conversion c of slice k (its signed weight in the
     recombination), by sympy differentiation of :func:`aimc.mapping.recombine`."""
+    payload = derivation_cache.cached_payload(
+        "conversion_scales", [repr(layout)], [*_DEFINITIONS, "aimc.mapping", "aimc.mappings._base"],
+        lambda: {"scales": _derive_conversion_scales(layout)},
+        check=lambda p: isinstance(p, dict) and "scales" in p)
+    scales = np.array(payload["scales"], dtype=np.float64)
+    return scales.reshape(layout.slices, len(layout.conversions))
+
+
+def _derive_conversion_scales(layout: SliceLayout) -> list[list[float]]:
+    import sympy as sp
+
     q = [[sp.Symbol(f"Q_{k}_{c}") for c in range(len(layout.conversions))] for k in range(layout.slices)]
     y = recombine(layout, lambda k, c: q[k][c], sp.Integer(1), exact=True)
-    return np.array([[float(sp.diff(y, q[k][c])) for c in range(len(layout.conversions))]
-                     for k in range(layout.slices)])
+    return [[float(sp.diff(y, q[k][c])) for c in range(len(layout.conversions))] for k in range(layout.slices)]
 
 
 def decoded_weight_variance(layout: SliceLayout) -> sp.Expr:
     """Var of the decoded weight for independent cells: E[(sum_c dy/dg_c (g_c - E g_c))^2] (sympy)."""
+    import sympy as sp
+
     y, symbols = decode_expression(layout)
     cells = [c for group in symbols.values() for c in group]
     deviations = sp.symbols(f"delta_0:{len(cells)}", real=True)
@@ -294,6 +408,10 @@ def decoded_weight_variance(layout: SliceLayout) -> sp.Expr:
 
 def formulas(device: Device | None = None, layout: SliceLayout | None = None) -> dict[str, sp.Expr]:
     """The derived expressions, keyed by name (for ``aimc formulas``)."""
+    import sympy as sp
+
+    s = _symbols()
+    g_sym, s_sym, a, b = s.g, s.sigma, s.a, s.b
     g_min = sp.Symbol("g_min", nonnegative=True)
     a_g = (sp.Symbol("lo") - g_sym) / s_sym
     b_g = (sp.Symbol("hi") - g_sym) / s_sym
@@ -320,4 +438,6 @@ def formulas(device: Device | None = None, layout: SliceLayout | None = None) ->
 
 
 def formulas_latex(device: Device | None = None, layout: SliceLayout | None = None) -> dict[str, str]:
+    import sympy as sp
+
     return {name: sp.latex(expr) for name, expr in formulas(device, layout).items()}
