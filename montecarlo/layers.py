@@ -138,6 +138,14 @@ class _AnalogBase(nn.Module):
         self.linear_fast_path = True
         """Use the effective-weight product when the layer is input-linear (False: always the general path)."""
 
+    def __getattr__(self, name: str):
+        if name == "weight":  # nn.Module's lookup of registered names comes first; this is the fallback
+            raise AttributeError(
+                f"{self.name or 'analog layer'}: an analog layer holds no float weight (its weights are on the "
+                "arrays); this model's forward reads a layer's weight itself (F.linear(x, layer.weight), a fused "
+                "kernel), which convert cannot map onto arrays")
+        return super().__getattr__(name)
+
     # -- programming ---------------------------------------------------------------------------------------
     def program(self, seed: int | None, ideal: bool = False) -> None:
         """Program one chip (``seed``) or the ideal arrays (``ideal=True``, for profiling)."""
@@ -680,7 +688,8 @@ def _check_fold(original: nn.Module, folded: nn.Module, batch: torch.Tensor, dev
         got = folded(batch)
     if not torch.allclose(got, ref, rtol=1e-3, atol=1e-4 * float(ref.abs().max()) + 1e-6):
         raise ValueError("convert: BatchNorm folding changed the model's outputs (a BatchNorm2d does not "
-                         "directly follow its Conv2d in registration order); pass check_fold=False to skip")
+                         "directly follow its Conv2d in registration order, or a module reads an attention's "
+                         "projection weights itself); pass check_fold=False to skip")
 
 
 def _observe_inputs(model: nn.Module, batches: list[torch.Tensor], input_percentile: float) -> InputRanges:

@@ -268,3 +268,17 @@ def test_unsupported_attention_is_refused_with_its_name():
     model.attention = nn.MultiheadAttention(8, 2, add_bias_kv=True)
     with pytest.raises(ValueError, match="attention: .*add_bias_kv"):
         convert(model, Scheme().with_overrides({"adc.bits": 0}), torch.randn(2, 8))
+
+
+def test_a_forward_that_reads_a_weight_itself_fails_with_a_clear_message():
+    class Tied(nn.Module):  # a weight read in the forward, not through the module: cannot be mapped
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return nn.functional.linear(x, self.fc.weight)
+
+    scheme = Scheme().with_overrides({"adc.bits": 6, "adc.range": "calibrated"})
+    with pytest.raises(AttributeError, match="fc: an analog layer holds no float weight"):
+        convert(Tied(), scheme, torch.randn(3, 4))
