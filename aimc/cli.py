@@ -5,14 +5,17 @@ arguments in :mod:`aimc.cli_common`: --preset NAME or --config FILE, then --set 
 --preset or --config the scheme is design-a, the paper's reference design.
 
 Every error a user can cause (a bad value, an unknown preset, a missing file) prints one line on stderr
-and exits with status 2; no traceback.
+and exits with status 2; no traceback. Ctrl-C (SIGINT) and SIGTERM stop a command at once with one line
+saying what was kept and how to resume (:func:`aimc.results.resume_note`), exit status 130 and 143.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -172,17 +175,43 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it stops as after Ctrl-C: files closed, bars ended."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _interrupted(command: str | None, terminated: bool) -> int:
+    """One line on what was kept and how to resume; exit status 128 + the signal's number."""
+    from .results import resume_note
+
+    what = "SIGTERM" if terminated else "Ctrl-C"
+    kept = resume_note() or "nothing was kept; run the command again"
+    print(f"\naimc {command or ''}: interrupted ({what}); {kept}".replace("aimc :", "aimc:"), file=sys.stderr)
+    return 143 if terminated else 130
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_broken_pipe()
-    argv = sys.argv[1:] if argv is None else list(argv)
-    command = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(command)
-    args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
+        return _run(sys.argv[1:] if argv is None else list(argv))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str]) -> int:
+    command = next((a for a in argv if not a.startswith("-")), None)
+    try:
+        args = build_parser(command).parse_args(argv)
         return args.func(args)
-    except (ConfigError, ValueError, FileNotFoundError, KeyError) as e:
+    except KeyboardInterrupt as e:
+        return _interrupted(command, isinstance(e, Terminated))
+    except (ConfigError, ValueError, OSError, KeyError, zipfile.BadZipFile) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"aimc {args.command}: error: {message}", file=sys.stderr)
+        print(f"aimc {command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "ResultsCSV",
     "atomic_file",
     "cell_text",
+    "check_output",
     "current_versions",
     "flag",
     "folder_lock",
@@ -136,6 +137,31 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def check_output(path: str | os.PathLike, flag: str, folder: bool = False) -> None:
+    """Refuse, before any work, an output that could not be written at the end: a file path that is a folder
+    (or a folder path that is a file, with ``folder``), an existing file that cannot be read and replaced, or a
+    place where no file can be created (tried with a temporary file in the nearest existing folder, which is
+    removed). ValueError naming ``flag``."""
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise ValueError(f"{flag}: {str(path)!r} is a file; allowed: a folder (created if missing)")
+    if not folder and path.is_dir():
+        raise ValueError(f"{flag}: {str(path)!r} is a folder; allowed: a file path, e.g. {str(path / 'results.csv')!r}")
+    if not folder and path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise ValueError(f"{flag}: {str(path)!r} cannot be read and replaced")
+    existing = path if folder else path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{flag}: {str(existing)!r} is a file, so {str(path)!r} cannot be made")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".aimc-write-check.")
+    except OSError as e:
+        raise ValueError(f"{flag}: cannot write in {str(existing)!r} ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:

@@ -37,11 +37,16 @@ the test images are drawn from the rest.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import hashlib
 import json
 import os
+import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +57,8 @@ from aimc.montecarlo.layers import analog_layers, calibrate_inputs, convert, rep
 from torch import nn
 from tqdm import tqdm
 
-from aimc.results import ResultsCSV
+from aimc import __version__
+from aimc.results import ResultsCSV, current_versions, is_current, read_csv, row_versions, set_resume_note
 from aimc.scheme import Scheme
 
 from .data import (
@@ -85,8 +91,13 @@ CALIBRATION_IMAGES = 500
 """Calibration images, as the paper (the 500-image MLPerf calibration list)."""
 CALIBRATION_SEED = 12345
 """Seed of the held-out calibration pick from user ImageNet data (separate from the test subset's seed)."""
-KEY_FIELDS = ("model", "data", "scheme_hash", "images", "chips", "seed", "calibration_images")
-"""Columns that identify a finished accuracy result in a CSV."""
+KEY_FIELDS = ("model", "data", "calibration", "scheme_hash", "images", "chips", "seed", "calibration_images")
+"""Columns that identify an accuracy result in a CSV (``data`` and ``calibration``: the files given, "" for the
+model's own; a row written before ``calibration`` was a column reads as "", the model's own set). The code
+that made a row is its version (:data:`aimc.results.VERSION_FIELDS`): the tables are versioned, so a row of
+another version is stale and computed again."""
+UNFINISHED = "unfinished"
+"""The start of the ``error_message`` of a row that holds the first chips of a result (resumed there)."""
 CPU_BUDGET = 1 << 25
 GPU_BUDGET = 1 << 28
 """Elements of the largest intermediate tensor of an analog layer (``_AnalogBase.budget``): the engine's
@@ -131,6 +142,8 @@ class Network:
     baselines: dict = field(default_factory=dict)
     input_ranges: dict | None = None
     """The activation calibration (``calibrate_inputs``), made once and shared by every scheme."""
+    identity: dict = field(default_factory=dict)
+    """Hashes of the weights, test images and calibration images (:func:`network_identity`), made once."""
 
     def calibration_inputs(self) -> torch.Tensor:
         return normalise(self.calibration, self.mean, self.std)
@@ -144,6 +157,8 @@ def _take(dataset, images: int | None, seed: int, exclude: Sequence[int] = ()) -
     pool = [i for i in range(len(dataset)) if i not in held]
     if images is None:
         return pool
+    if images > len(pool):
+        raise ValueError(f"--images: {images} asked, the test set holds {len(pool)}")
     labels = [dataset.samples[i][1] for i in pool]
     return [pool[i] for i in balanced_subset(labels, images, seed)]
 
@@ -154,7 +169,10 @@ def _load_calibration_file(path: str | os.PathLike) -> torch.Tensor:
     if not path.is_file():
         raise FileNotFoundError(f"--calibration: {path} not found")
     if path.suffix == ".pt":
-        images = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            images = torch.load(path, map_location="cpu", weights_only=True)
+        except (RuntimeError, OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            raise ValueError(f"--calibration: {path} is not a torch tensor file ({type(e).__name__})") from None
         if isinstance(images, dict):
             images = images.get("images")
         if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
@@ -163,18 +181,93 @@ def _load_calibration_file(path: str | os.PathLike) -> torch.Tensor:
             )
         return images
     if path.suffix == ".zip":
-        return load_images(ZipImageFolder(path))[0]
+        return load_images(_named("--calibration", lambda: ZipImageFolder(path)))[0]
     raise ValueError(f"--calibration: {path} must be a .pt tensor or an ImageFolder .zip")
 
 
 def _pick(images: torch.Tensor, n: int | None, seed: int) -> torch.Tensor:
-    """A seeded pick of ``n`` of the images (all if n is None or >= their number)."""
-    if n is None or n >= len(images):
+    """A seeded pick of ``n`` of the images (all if n is None or their number); more than there are is refused."""
+    if n is not None and n > len(images):
+        raise ValueError(f"--calibration-images: {n} asked, the calibration set holds {len(images)}")
+    if n is None or n == len(images):
         return images
     if n < 1:
         raise ValueError(f"--calibration-images: must be >= 1, got {n}")
     order = np.random.default_rng(seed).permutation(len(images))[:n]
     return images[torch.as_tensor(np.sort(order))]
+
+
+def _named(flag: str, build: Callable):
+    """``build()``, with any error it raises about its files as one ValueError naming ``flag``."""
+    try:
+        return build()
+    except (ValueError, OSError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{flag}: {e}") from None
+
+
+def _check_zip(flag: str, path: str | os.PathLike) -> None:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{flag}: no such file {str(path)!r}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{flag}: {str(path)!r} is not a zip archive; allowed: an ImageFolder-layout zip of images")
+
+
+def check_network_arguments(
+    model: str,
+    *,
+    data: str | os.PathLike | None = None,
+    val_map: str | os.PathLike | None = None,
+    calibration: str | os.PathLike | None = None,
+    calibration_images: int | None = CALIBRATION_IMAGES,
+    images: int | None = None,
+    seed: int = 0,
+    shared_dir: str | os.PathLike | None = None,
+) -> None:
+    """Refuse at once, naming the flag, what :func:`load_network` could refuse only after reading files: counts
+    below 1, a negative seed, a missing or unreadable model, data, labels or calibration file, a file of the
+    wrong kind (not a zip, not a .pt/.pth), a missing shared folder. Nothing is loaded."""
+    for flag, value in (("--images", images), ("--calibration-images", calibration_images)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag}: must be >= 1, got {value}")
+    if seed < 0:
+        raise ValueError(f"--seed: must be >= 0, got {seed}")
+    if model in REFERENCE_MODELS:
+        spec = reference_model(model)
+        _named("--model", lambda: shared_file("models", spec.file, shared_dir))
+        if data is None:
+            _named("--data", lambda: shared_file("data", spec.test_zip, shared_dir))
+        else:
+            _check_zip("--data", data)
+        if calibration is None:
+            _named("--calibration", lambda: shared_file("data", spec.calibration_zip, shared_dir))
+    else:
+        _check_weight_file(model, data)
+    if val_map is not None and not Path(val_map).is_file():
+        raise FileNotFoundError(f"--val-map: no such file {str(val_map)!r}")
+    if calibration is not None:
+        if Path(calibration).suffix not in (".pt", ".zip"):
+            raise ValueError(f"--calibration: {str(calibration)!r} must be a .pt tensor or an ImageFolder .zip")
+        if Path(calibration).suffix == ".zip":
+            _check_zip("--calibration", calibration)
+        elif not Path(calibration).is_file():
+            raise FileNotFoundError(f"--calibration: no such file {str(calibration)!r}")
+
+
+def _check_weight_file(model: str, data: str | os.PathLike | None) -> None:
+    """The ImageNet path: a .pt/.pth file and a folder or zip of images."""
+    if Path(model).suffix not in (".pt", ".pth"):
+        raise ValueError(f"--model: {model!r} is neither a reference model ({', '.join(sorted(REFERENCE_MODELS))}) "
+                         "nor a .pt/.pth state dict")
+    if not Path(model).is_file():
+        raise FileNotFoundError(f"--model: no such weight file {model!r}")
+    if data is None:
+        raise ValueError("--data: the ImageNet path (--model PATH) needs --data, a folder or zip of "
+                         "ILSVRC2012 validation images")
+    if Path(data).is_file():
+        _check_zip("--data", data)
+    elif not Path(data).is_dir():
+        raise FileNotFoundError(f"--data: no such file or folder {str(data)!r}")
 
 
 def load_network(
@@ -204,10 +297,8 @@ def load_network(
         images: test images, a fixed seeded class-balanced subset (None: all).
         seed: seed of that subset.
     """
-    if images is not None and images < 1:
-        raise ValueError(f"--images: must be >= 1, got {images}")
-    if calibration_images is not None and calibration_images < 1:
-        raise ValueError(f"--calibration-images: must be >= 1, got {calibration_images}")
+    check_network_arguments(model, data=data, val_map=val_map, calibration=calibration,
+                            calibration_images=calibration_images, images=images, seed=seed, shared_dir=shared_dir)
     dev = resolve_device(device)
     if model in REFERENCE_MODELS:
         x, y, cal, (mean, std) = _reference_images(model, data, calibration, calibration_images, images, seed,
@@ -233,7 +324,8 @@ def load_network(
 def _reference_images(model, data, calibration, calibration_images, images, seed, shared_dir) -> tuple:
     """(test images, labels, calibration images, (mean, std)) of a reference model."""
     spec = reference_model(model)
-    test = ZipImageFolder(data if data is not None else shared_file("data", spec.test_zip, shared_dir))
+    test = _named("--data", lambda: ZipImageFolder(data if data is not None else
+                                                 shared_file("data", spec.test_zip, shared_dir)))
     if test.classes and len(test.classes) != spec.num_classes:
         raise ValueError(f"--data: {len(test.classes)} classes, but {model} has {spec.num_classes} outputs")
     x, y = load_images(test, _take(test, images, seed))
@@ -249,9 +341,9 @@ def _imagenet_images(data, val_map, calibration, calibration_images, images, see
                          "ILSVRC2012 validation images")
     path = Path(data)
     if path.is_dir():
-        dataset = ImageNetValFolder(path, val_map)
+        dataset = _named("--data", lambda: ImageNetValFolder(path, val_map))
     elif path.is_file():
-        dataset = ImageNetValZip(path, val_map)
+        dataset = _named("--data", lambda: ImageNetValZip(path, val_map))
     else:
         raise FileNotFoundError(f"--data: {path} not found")
     held: list[int] = []
@@ -359,27 +451,53 @@ def evaluate_chips(
     progress: bool = True,
     description: str = "",
     budget: int | None = None,
+    start_chip: int = 0,
+    on_chip: Callable[[list[float]], None] | None = None,
 ) -> list[float]:
-    """Top-1 accuracy of each of ``chips`` programmed chips (chip c: :func:`chip_seed` ``(seed, c)``)."""
+    """Top-1 accuracy of chips ``start_chip`` .. ``chips - 1`` (chip c: :func:`chip_seed` ``(seed, c)``).
+
+    ``on_chip(accuracies)`` is called after each chip with the accuracies so far (to store them at once). The
+    progress bar shows the calibration first (its elapsed time ticking), then the images of every chip.
+    """
     if chips < 1:
         raise ValueError(f"--chips: must be >= 1, got {chips}")
     if batch_size < 1:
         raise ValueError(f"--batch-size: must be >= 1, got {batch_size}")
-    analog = convert_network(net, scheme, seed, budget)
-    accuracies = []
-    with tqdm(
-        total=chips * len(net.labels),
-        desc=description or "analog accuracy",
-        unit="img",
-        disable=not progress,
-        leave=False,
-    ) as bar:
-        for chip in range(chips):
+    accuracies: list[float] = []
+    label = description or "analog accuracy"
+    with tqdm(total=(chips - start_chip) * len(net.labels), desc=f"{label}: calibrating on "
+              f"{len(net.calibration)} images", unit="img", disable=not progress, leave=False) as bar:
+        with _ticking(bar):
+            analog = convert_network(net, scheme, seed, budget)
+        bar.set_description(label)
+        for chip in range(start_chip, chips):
             if chip > 0:
                 reprogram(analog, chip_seed(seed, chip))
             accuracies.append(_correct(analog, net, batch_size, bar) / len(net.labels))
             bar.set_postfix(chip=chip, top1=f"{accuracies[-1]:.4f}")
+            if on_chip is not None:
+                on_chip(accuracies)
     return accuracies
+
+
+@contextlib.contextmanager
+def _ticking(bar: tqdm, interval: float = 1.0) -> Iterator[None]:
+    """Refresh ``bar`` every ``interval`` seconds while the block runs (a step with no count of its own)."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(interval):
+            bar.refresh()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    if not bar.disable:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join()
 
 
 def baselines(
@@ -414,6 +532,8 @@ def accuracy_for_scheme(
     description: str = "",
     budget: int | None = None,
     with_baselines: bool = True,
+    done: Sequence[float] = (),
+    on_chip: Callable[[list[float]], None] | None = None,
 ) -> dict:
     """Accuracy of ``scheme`` over ``chips`` chips, with the baselines: the result dict of ``aimc accuracy``.
 
@@ -421,7 +541,8 @@ def accuracy_for_scheme(
     LayerNorms, attention products, loose parameters; empty for the ResNet-50s), as ``"name: kind"``.
     """
     start = time.perf_counter()
-    per_chip = evaluate_chips(
+    done = list(done)  # chips of an earlier, interrupted run: resumed at the first one missing
+    per_chip = done + evaluate_chips(
         net,
         scheme,
         chips,
@@ -430,6 +551,8 @@ def accuracy_for_scheme(
         progress=progress,
         description=description,
         budget=budget,
+        start_chip=len(done),
+        on_chip=None if on_chip is None else (lambda new: on_chip(done + new)),
     )
     seconds = time.perf_counter() - start
     if chips == 1 and scheme_hash(scheme) == scheme_hash(quantized_scheme(scheme)):
@@ -460,11 +583,13 @@ def result_key(
     chips: int,
     seed: int,
     calibration_images: int | None,
+    calibration: str | None = None,
 ) -> dict[str, str]:
     """The CSV key of a result (``images``: the number of test images evaluated)."""
     return {
         "model": str(model),
         "data": "" if data is None else str(data),
+        "calibration": "" if calibration is None else str(calibration),
         "scheme_hash": scheme_hash(scheme),
         "images": str(images),
         "chips": str(chips),
@@ -488,18 +613,176 @@ def row_to_result(row: dict[str, str]) -> dict:
     return out
 
 
-def run_cached(
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_stored(
     store: ResultsCSV | None,
     key: dict,
-    compute: Callable[[], dict],
+    network: Callable[[], Network],
+    scheme: Scheme,
+    *,
+    chips: int,
+    seed: int = 0,
+    batch_size: int = 128,
+    progress: bool = True,
+    description: str = "",
     extra: dict | None = None,
+    log: Callable[[str], None] = _stderr,
+    reuse: bool = True,
 ) -> tuple[dict, bool]:
-    """The stored result of ``key`` if ``store`` holds it, else ``compute()`` stored at once; (result, cached)."""
+    """The result of ``key``: its stored row if the current code finished it, else computed and stored.
+
+    Every finished chip is stored at once (a row whose ``error_message`` says :data:`UNFINISHED`), so an
+    interrupted run keeps its chips and the next one resumes at the first chip missing, not chip 0. A row of
+    another code version is stale: ``log`` says so and the result is computed afresh. ``reuse`` False
+    computes whatever is stored (a rerun). ``network()`` is called only when there is work. Returns
+    (result, cached); every stored row carries :func:`provenance`.
+    """
+    row = None if store is None else store.find(key)
+    if reuse and row is not None and store.finished(key):
+        return row_to_result(row), True
+    done, before = _stored_chips(row, chips, log) if reuse else ([], 0.0)
+    net = network()
+    where = {**(extra or {}), **key}
+
+    def keep(per_chip: list[float]) -> None:
+        if store is None or len(per_chip) == chips:
+            return
+        store.add({**where, "accuracies": per_chip, "chips_done": len(per_chip), **provenance(net, scheme),
+                   "error_message": f"{UNFINISHED}: {len(per_chip)} of {chips} chips"})
+        set_resume_note(f"kept {len(per_chip)} of {chips} chips in {store.path}; the same command resumes at "
+                        f"chip {len(per_chip)}")
+
+    result = accuracy_for_scheme(net, scheme, chips=chips, seed=seed, batch_size=batch_size, progress=progress,
+                                 description=description, done=done, on_chip=keep)
+    result["seconds"] = round(result["seconds"] + before, 3)
+    result["resumed_at_chip"] = len(done)
     if store is not None:
-        row = store.find(key)
-        if row is not None:
-            return row_to_result(row), True
-    result = compute()
-    if store is not None:
-        store.add({**(extra or {}), **key, **result})
+        store.add({**where, **result, "chips_done": chips, **provenance(net, scheme), "error_message": ""})
+        set_resume_note("")
     return result, False
+
+
+def _stored_chips(row: dict | None, chips: int, log: Callable[[str], None]) -> tuple[list[float], float]:
+    """The chips (and seconds) an interrupted run of the current code stored for this result; a stale or
+    failed row gives none."""
+    if row is None:
+        return [], 0.0
+    if not is_current(row):
+        versions = row_versions(row)
+        log(f"the stored row of this result is stale (engine version {versions['engine_version']}, scheme "
+            f"version {versions['scheme_version']}; this code: {current_versions()['engine_version']}, "
+            f"{current_versions()['scheme_version']}): computing it again")
+        return [], 0.0
+    if not str(row.get("error_message", "")).startswith(UNFINISHED):
+        return [], 0.0
+    kept = json.loads(row.get("accuracies") or "[]")[:chips]
+    if kept:
+        log(f"resuming at chip {len(kept)} of {chips} (chips 0-{len(kept) - 1} were stored)")
+    seconds = float(row.get("seconds") or 0.0)
+    return [float(a) for a in kept], seconds
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rows that describe themselves
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _tensor_hash(named: Sequence[tuple[str, torch.Tensor]]) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in named:
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def network_identity(net: Network) -> dict[str, str]:
+    """Hashes that identify what a result was computed on, whatever files it came from: ``model_hash`` (the
+    float network's weights and buffers, in state-dict order), ``data_hash`` (the test images and labels, in
+    order), ``calibration_hash`` (the calibration images). Computed once per network."""
+    if not net.identity:
+        net.identity.update(
+            model_hash=_tensor_hash(list(net.model.state_dict().items())),
+            data_hash=_tensor_hash([("images", net.images), ("labels", net.labels)]),
+            calibration_hash=_tensor_hash([("calibration", net.calibration)]),
+        )
+    return dict(net.identity)
+
+
+def device_description(device: torch.device) -> str:
+    """The device a result ran on: the GPU's name, or the CPU and its torch threads."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def provenance(net: Network, scheme: Scheme) -> dict[str, str]:
+    """The columns that let a row be read back and re-run from its file alone: the full scheme (its JSON), the
+    identity of the network and images (:func:`network_identity`), the package and code versions
+    (:func:`aimc.results.current_versions`), the device and the time the row was written (UTC)."""
+    return {
+        "scheme_json": scheme.to_json(indent=None),
+        **network_identity(net),
+        "aimc_version": __version__,
+        **current_versions(),
+        "device": device_description(net.device),
+        "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+@dataclass(frozen=True)
+class RowRequest:
+    """What a stored row asks for, read from its file alone (:func:`row_request`)."""
+
+    model: str
+    data: str | None
+    calibration: str | None
+    scheme: Scheme
+    images: int
+    chips: int
+    seed: int
+    calibration_images: int | None
+    row: dict
+
+
+def row_request(spec: str) -> RowRequest:
+    """The request of row N of a results CSV, ``FILE:N`` (N = 1 for the first row after the header).
+
+    The scheme is the row's ``scheme_json``; a row written before that column (the experiments' rows)
+    gives its experiment and point, whose scheme is rebuilt from the experiment's definition. Either way the
+    scheme must have the row's ``scheme_hash``. ValueError naming ``--from-row`` otherwise.
+    """
+    path, sep, number = str(spec).rpartition(":")
+    if not sep or not number.isdigit() or int(number) < 1:
+        raise ValueError(f"--from-row: expected FILE:N with N >= 1 (the row's number after the header); got {spec!r}")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--from-row: no such file {path!r}")
+    rows = read_csv(path)
+    if int(number) > len(rows):
+        raise ValueError(f"--from-row: {path} has {len(rows)} rows; got row {number}")
+    row = rows[int(number) - 1]
+    missing = [c for c in ("model", "scheme_hash", "images", "chips", "seed") if not row.get(c)]
+    if missing:
+        raise ValueError(f"--from-row: row {number} of {path} lacks {', '.join(missing)}: not an accuracy result")
+    scheme = _row_scheme(row, f"row {number} of {path}")
+    calibration_images = row.get("calibration_images", str(CALIBRATION_IMAGES))
+    return RowRequest(row["model"], row.get("data") or None, row.get("calibration") or None, scheme,
+                      int(row["images"]), int(row["chips"]), int(row["seed"]),
+                      None if calibration_images == "all" else int(calibration_images), row)
+
+
+def _row_scheme(row: dict, where: str) -> Scheme:
+    if row.get("scheme_json"):
+        scheme = Scheme.from_json(row["scheme_json"])
+    elif row.get("experiment") and row.get("point"):
+        from .experiments import point_scheme  # rows written before scheme_json: the experiment's definition
+
+        scheme = point_scheme(f"{row['experiment']}/{row['point']}")
+    else:
+        raise ValueError(f"--from-row: {where} holds neither scheme_json nor an experiment and point")
+    if scheme_hash(scheme) != row["scheme_hash"]:
+        raise ValueError(f"--from-row: {where} has scheme hash {row['scheme_hash']}, but its scheme hashes to "
+                         f"{scheme_hash(scheme)} (the experiment's definition changed since the row was made)")
+    return scheme

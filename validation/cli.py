@@ -9,16 +9,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aimc.montecarlo.engine import resolve_device
+
 from aimc.cli_common import add_scheme_arguments, scheme_from_args
-from aimc.results import DEFAULT_RESULTS_DIR, ResultsCSV
+from aimc.results import (
+    DEFAULT_RESULTS_DIR,
+    ResultsCSV,
+    check_output,
+    read_csv,
+    row_versions,
+    set_resume_note,
+)
 
 from .accuracy import (
     CALIBRATION_IMAGES,
     KEY_FIELDS,
-    accuracy_for_scheme,
+    check_network_arguments,
     load_network,
+    network_identity,
     result_key,
-    run_cached,
+    row_request,
+    run_stored,
 )
 from .models import REFERENCE_MODELS
 
@@ -36,7 +47,7 @@ DEFAULT_CSV = "aimc_accuracy.csv"
 def add_accuracy_arguments(parser: argparse.ArgumentParser) -> None:
     add_scheme_arguments(parser)
     models = ", ".join(sorted(REFERENCE_MODELS))
-    parser.add_argument("--model", default=DEFAULT_MODEL,
+    parser.add_argument("--model", default=None,
                         help=f"{models}, or a torchvision ResNet-50 state dict .pt/.pth (ImageNet path; needs "
                         f"--data); default {DEFAULT_MODEL}")
     parser.add_argument("--data", default=None,
@@ -47,31 +58,87 @@ def add_accuracy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration", default=None,
                         help="calibration images: a .pt uint8 tensor [N, 3, H, W] or an ImageFolder zip "
                         "(default: the model's calibration set; ImageNet path: held out of --data)")
-    parser.add_argument("--calibration-images", type=int, default=CALIBRATION_IMAGES,
+    parser.add_argument("--calibration-images", type=int, default=None,
                         help=f"calibration images used (default {CALIBRATION_IMAGES}, as the paper)")
     parser.add_argument("--images", type=int, default=None,
                         help="a fixed, seeded, class-balanced subset of N test images (default: all)")
-    parser.add_argument("--chips", type=int, default=1, help="programmed chips (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the chips and of the image subset (default 0)")
+    parser.add_argument("--chips", type=int, default=None, help="programmed chips (default 1)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the chips and of the image subset, >= 0 (default 0)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--batch-size", type=int, default=128, help="images per forward pass (default 128)")
-    parser.add_argument("--out", default=DEFAULT_CSV,
-                        help=f"results CSV, appended atomically; a finished result is reused (default {DEFAULT_CSV})")
+    parser.add_argument("--out", default=None,
+                        help=f"results CSV, written atomically after every chip; a finished result of the current "
+                        f"code is reused, an interrupted one resumed at its first missing chip (default {DEFAULT_CSV})")
     parser.add_argument("--no-save", action="store_true", help="neither read nor write a results CSV")
+    parser.add_argument("--from-row", default=None, metavar="FILE:N",
+                        help="re-run row N (1 = first after the header) of a results CSV from the file alone: its "
+                        "scheme, model, images, chips, seed and calibration; prints whether the numbers reproduce "
+                        "(--data/--calibration may point to a copy of the row's files; their images must hash alike)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def run_accuracy(args: argparse.Namespace) -> dict:
-    """Run ``aimc accuracy`` as the arguments say; ValueError/ConfigError/FileNotFoundError on bad input."""
+_FROM_ROW_CONFLICTS = ("preset", "config", "model", "images", "chips", "seed", "calibration_images")
+
+
+def _check_accuracy_arguments(args: argparse.Namespace) -> None:
+    """Every check that needs no loading, before any work: counts, conflicts, the device, the output file."""
     for name in ("chips", "batch_size", "images", "calibration_images"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')}: must be >= 1, got {getattr(args, name)}")
+    if args.no_save and args.out is not None:
+        raise ValueError("--no-save: cannot be combined with --out (--no-save writes no CSV)")
+    if args.from_row is not None:
+        given = [f"--{n.replace('_', '-')}" for n in _FROM_ROW_CONFLICTS if getattr(args, n) is not None]
+        given += ["--set"] if args.set else []
+        if given:
+            raise ValueError(f"--from-row: the row names the scheme, model, images, chips, seed and calibration; "
+                             f"cannot be combined with {', '.join(given)}")
+    resolve_device(args.device)
+    if not args.no_save:
+        check_output(args.out or DEFAULT_CSV, "--out")
+        _check_accuracy_csv(args.out or DEFAULT_CSV)
+
+
+def _check_accuracy_csv(path: str) -> None:
+    """An existing --out must be a results CSV of accuracies (it is read, then replaced with a row added)."""
+    try:
+        rows = read_csv(path)
+    except (UnicodeDecodeError, OSError) as e:
+        raise ValueError(f"--out: cannot read {path!r} as a CSV ({e})") from None
+    if rows and not {"model", "scheme_hash"} <= set(rows[0]):
+        raise ValueError(f"--out: {path!r} is not an aimc accuracy CSV (no model and scheme_hash columns)")
+
+
+def _apply_request(args: argparse.Namespace):
+    """The scheme and its name of this run; with --from-row, the row's request written into ``args``."""
+    if args.from_row is None:
+        args.model = args.model or DEFAULT_MODEL
+        args.chips = 1 if args.chips is None else args.chips
+        args.seed = 0 if args.seed is None else args.seed
+        if args.calibration_images is None:
+            args.calibration_images = CALIBRATION_IMAGES
+        return scheme_from_args(args) + (None,)
+    request = row_request(args.from_row)
+    args.model, args.images, args.chips, args.seed = request.model, request.images, request.chips, request.seed
+    args.calibration_images = request.calibration_images
+    args.data = args.data if args.data is not None else request.data
+    args.calibration = args.calibration if args.calibration is not None else request.calibration
+    return request.scheme, request.row.get("scheme") or request.row.get("point") or "row", request
+
+
+def run_accuracy(args: argparse.Namespace) -> dict:
+    """Run ``aimc accuracy`` as the arguments say; ValueError/ConfigError/FileNotFoundError on bad input,
+    before any work."""
+    _check_accuracy_arguments(args)
+    scheme, scheme_name, request = _apply_request(args)
     if args.model not in REFERENCE_MODELS and Path(args.model).suffix not in (".pt", ".pth"):
         raise ValueError(f"--model: {args.model!r} is neither a reference model ({', '.join(sorted(REFERENCE_MODELS))}) "
                          "nor a .pt/.pth state dict")
-    scheme, scheme_name = scheme_from_args(args)
-    store = None if args.no_save else ResultsCSV(args.out, KEY_FIELDS)
+    check_network_arguments(args.model, data=args.data, val_map=args.val_map, calibration=args.calibration,
+                            calibration_images=args.calibration_images, images=args.images, seed=args.seed)
+    store = None if args.no_save else ResultsCSV(args.out or DEFAULT_CSV, KEY_FIELDS, versioned=True)
     net = None
 
     def network():
@@ -80,18 +147,17 @@ def run_accuracy(args: argparse.Namespace) -> dict:
             net = load_network(args.model, data=args.data, val_map=args.val_map, calibration=args.calibration,
                                calibration_images=args.calibration_images, images=args.images, seed=args.seed,
                                device=args.device)
+            if request is not None:
+                _check_row_identity(request.row, net)
         return net
 
     images = args.images if args.images is not None else len(network().labels)
-    key = result_key(args.model, args.data, scheme, images, args.chips, args.seed, args.calibration_images)
-    extra = {"scheme": scheme_name, "device": args.device}
-
-    def compute() -> dict:
-        return accuracy_for_scheme(network(), scheme, chips=args.chips, seed=args.seed,
-                                   batch_size=args.batch_size, progress=not args.no_progress,
-                                   description=f"{scheme_name} on {args.model}")
-
-    result, cached = run_cached(store, key, compute, extra)
+    key = result_key(args.model, request.data if request else args.data, scheme, images, args.chips, args.seed,
+                     args.calibration_images, request.calibration if request else args.calibration)
+    result, cached = run_stored(store, key, network, scheme, chips=args.chips, seed=args.seed,
+                                batch_size=args.batch_size, progress=not args.no_progress,
+                                description=f"{scheme_name} on {args.model}", extra={"scheme": scheme_name},
+                                reuse=request is None)
     out = {
         "model": args.model,
         "scheme": scheme_name,
@@ -108,9 +174,36 @@ def run_accuracy(args: argparse.Namespace) -> dict:
         "digital_layers": result.get("digital_layers", []),
         "cached": cached,
     }
+    out["resumed_at_chip"] = result.get("resumed_at_chip", 0)
     if store is not None:
         out["csv"] = str(store.path)
+    if request is not None:
+        out["from_row"] = _reproduction(args.from_row, request.row, result)
     return out
+
+
+def _check_row_identity(row: dict, net) -> None:
+    """The network and images of a re-run must be the row's, where the row records their hashes."""
+    identity = network_identity(net)
+    for name, flag in (("model_hash", "--model"), ("data_hash", "--data"), ("calibration_hash", "--calibration")):
+        if row.get(name) and row[name] != identity[name]:
+            raise ValueError(f"{flag}: these are not the row's {name.split('_')[0]} files (hash {identity[name]}, "
+                             f"the row's {row[name]})")
+
+
+def _reproduction(spec: str, row: dict, result: dict) -> dict:
+    """The stored numbers of a re-run row beside the new ones, and whether every chip's accuracy is the same."""
+    import json
+
+    stored = [float(a) for a in json.loads(row.get("accuracies") or "[]")]
+    return {
+        "row": spec,
+        "stored_accuracies": stored,
+        "stored_versions": row_versions(row),
+        "stored_device": row.get("device", ""),
+        "reproduced": stored == [float(a) for a in result["accuracies"]],
+        "identity_checked": [n for n in ("model_hash", "data_hash", "calibration_hash") if row.get(n)],
+    }
 
 
 def format_accuracy(result: dict) -> str:
@@ -129,6 +222,14 @@ def format_accuracy(result: dict) -> str:
         lines.append(f"  digital layers    {_digital_summary(result['digital_layers'])}")
     if "csv" in result:
         lines.append(f"  results CSV       {result['csv']}")
+    if result.get("resumed_at_chip"):
+        lines.append(f"  resumed at chip   {result['resumed_at_chip']} (the chips before it were stored)")
+    if "from_row" in result:
+        row = result["from_row"]
+        stored = ", ".join(f"{pct * a:.2f}" for a in row["stored_accuracies"])
+        verdict = "reproduced exactly" if row["reproduced"] else "NOT reproduced"
+        lines.append(f"  row {row['row']}: stored per chip {stored} ({row['stored_device'] or 'device not recorded'}, "
+                     f"engine version {row['stored_versions']['engine_version']}): {verdict}")
     return "\n".join(lines)
 
 
@@ -175,7 +276,11 @@ def run_validate(args: argparse.Namespace) -> dict:
     for name in ("workers", "threads"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name}: must be >= 1, got {getattr(args, name)}")
+    resolve_device(args.device)
     out = args.out or str(Path(DEFAULT_RESULTS_DIR) / args.target)
+    check_output(out, "--out", folder=True)
+    set_resume_note(f"every finished {'case' if args.target == 'conformance' else 'point'} is kept in {out}; the "
+                    "same command resumes, skipping them")
     if args.target == "conformance":
         result = run_conformance("quick" if args.quick else "full", out, progress=not args.no_progress,
                                  device=args.device)

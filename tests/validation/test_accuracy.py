@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from aimc.montecarlo.layers import reprogram as acc_reprogram
 from aimc.validation import accuracy as acc
 from aimc.validation import experiments as exps
 from aimc.validation.accuracy import KEY_FIELDS, Network
@@ -20,7 +21,7 @@ from aimc.validation.models import find_shared_dir, resnet50
 from torch import nn
 
 from aimc.cli import main as aimc_main
-from aimc.results import ResultsCSV, read_csv
+from aimc.results import ENGINE_VERSION, ResultsCSV, read_csv, resume_note, write_csv_atomic
 from aimc.scheme import Scheme
 
 # ---------------------------------------------------------------------------------------------------------
@@ -156,30 +157,83 @@ def test_scheme_hash_is_stable_and_discriminating():
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_results_csv_resume_does_not_recompute(tmp_path):
-    store = ResultsCSV(tmp_path / "r.csv", KEY_FIELDS)
-    key = {
-        "model": "m",
-        "data": "",
-        "scheme_hash": "h",
-        "images": "8",
-        "chips": "2",
-        "seed": "0",
-        "calibration_images": "500",
-    }
-    calls = []
+def _key(**changes) -> dict:
+    key = {"model": "tiny", "data": "", "calibration": "", "scheme_hash": "h", "images": "16", "chips": "4",
+           "seed": "0", "calibration_images": "16"}
+    return {**key, **changes}
 
-    def compute():
+
+_NOISY = Scheme().with_overrides({"adc.bits": 0, "device.programming.model": "state_proportional",
+                                  "device.programming.alpha": 0.3})
+
+
+def test_stored_results_are_reused_only_when_finished_by_this_code(tmp_path):
+    store = ResultsCSV(tmp_path / "r.csv", KEY_FIELDS, versioned=True)
+    net, calls, log = tiny_network(images=16), [], []
+
+    def network():
         calls.append(1)
-        return {"accuracy_mean": 0.5, "accuracy_std": 0.1, "accuracies": [0.4, 0.6], "seconds": 1.0}
+        return net
 
-    _, cached1 = acc.run_cached(store, key, compute)
-    second, cached2 = acc.run_cached(store, key, compute)
-    assert calls == [1] and (cached1, cached2) == (False, True)
-    assert second["accuracies"] == [0.4, 0.6] and second["accuracy_mean"] == 0.5
-    _, cached3 = acc.run_cached(store, {**key, "seed": "1"}, compute)
-    assert calls == [1, 1] and not cached3
-    assert len(store.rows) == 2
+    first, cached1 = acc.run_stored(store, _key(), network, _NOISY, chips=4, progress=False, log=log.append)
+    second, cached2 = acc.run_stored(store, _key(), network, _NOISY, chips=4, progress=False, log=log.append)
+    assert (cached1, cached2) == (False, True) and calls == [1]  # the finished row: no network, no work
+    assert second["accuracies"] == first["accuracies"] and second["accuracy_mean"] == first["accuracy_mean"]
+    row = store.find(_key())
+    assert Scheme.from_json(row["scheme_json"]) == _NOISY and row["engine_version"] == str(ENGINE_VERSION)
+    assert row["model_hash"] == acc.network_identity(net)["model_hash"] and len(row["data_hash"]) == 16
+    store.add({**row, "engine_version": "0", "accuracies": "[0.0, 0.0, 0.0, 0.0]"})  # a row of an older engine
+    third, cached3 = acc.run_stored(store, _key(), network, _NOISY, chips=4, progress=False, log=log.append)
+    assert not cached3 and third["accuracies"] == first["accuracies"] and "stale" in log[-1]
+    assert store.find(_key())["engine_version"] == str(ENGINE_VERSION) and len(read_csv(store.path)) == 1
+
+
+def test_an_interrupted_run_keeps_its_chips_and_resumes_at_the_first_missing(tmp_path, monkeypatch):
+    net = tiny_network(images=16)
+    whole = acc.accuracy_for_scheme(tiny_network(images=16), _NOISY, chips=4, progress=False)["accuracies"]
+    store = ResultsCSV(tmp_path / "r.csv", KEY_FIELDS, versioned=True)
+    real, evaluated = acc._correct, []
+
+    def interrupted_at_chip_2(model, network, batch_size, bar):
+        if len(evaluated) == 2:
+            raise KeyboardInterrupt
+        evaluated.append(1)
+        return real(model, network, batch_size, bar)
+
+    monkeypatch.setattr(acc, "_correct", interrupted_at_chip_2)
+    with pytest.raises(KeyboardInterrupt):
+        acc.run_stored(store, _key(), lambda: net, _NOISY, chips=4, progress=False, log=lambda m: None)
+    kept = store.find(_key())
+    assert kept["error_message"].startswith(acc.UNFINISHED) and json.loads(kept["accuracies"]) == whole[:2]
+    assert "resumes at chip 2" in resume_note() and not store.finished(_key())
+    monkeypatch.setattr(acc, "_correct", real)
+    counted = []
+    monkeypatch.setattr(acc, "reprogram", lambda model, seed: counted.append(seed) or acc_reprogram(model, seed))
+    result, cached = acc.run_stored(store, _key(), lambda: net, _NOISY, chips=4, progress=False, log=lambda m: None)
+    assert not cached and result["resumed_at_chip"] == 2 and result["accuracies"] == whole
+    assert counted == [acc.chip_seed(0, 2), acc.chip_seed(0, 3)]  # chips 0 and 1 were not programmed again
+    assert store.finished(_key()) and not store.find(_key())["error_message"] and resume_note() == ""
+
+
+def test_a_row_is_read_back_as_its_request(tmp_path):
+    store = ResultsCSV(tmp_path / "r.csv", KEY_FIELDS, versioned=True)
+    net = tiny_network(images=16)
+    key = acc.result_key("tiny", None, _NOISY, 16, 3, 5, 16)
+    acc.run_stored(store, key, lambda: net, _NOISY, chips=3, seed=5, progress=False)
+    request = acc.row_request(f"{store.path}:1")
+    assert request.scheme == _NOISY and (request.images, request.chips, request.seed) == (16, 3, 5)
+    assert request.calibration_images == 16 and request.data is None and request.model == "tiny"
+    point = next(p for p in exps.EXPERIMENTS["adc-rows"].points if p.label == "offset rows=1152")
+    legacy = {"experiment": "adc-rows", "point": point.label, "model": "m", "images": "8", "chips": "1",
+              "seed": "0", "calibration_images": "500",
+              "scheme_hash": acc.scheme_hash(exps.EXPERIMENTS["adc-rows"].scheme(point))}
+    write_csv_atomic(tmp_path / "legacy.csv", [legacy, {**legacy, "scheme_hash": "0000000000000000"}])
+    assert acc.row_request(f"{tmp_path / 'legacy.csv'}:1").scheme == exps.point_scheme("adc-rows/offset rows=1152")
+    for spec, needle in [(f"{tmp_path / 'legacy.csv'}:2", "definition changed"),
+                         (f"{tmp_path / 'legacy.csv'}:3", "has 2 rows"), (f"{tmp_path / 'legacy.csv'}", "FILE:N"),
+                         (f"{tmp_path / 'missing.csv'}:1", "no such file")]:
+        with pytest.raises((ValueError, FileNotFoundError), match=needle):
+            acc.row_request(spec)
 
 
 def test_results_csv_write_is_atomic(tmp_path, monkeypatch):
