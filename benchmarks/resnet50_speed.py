@@ -2,21 +2,24 @@
 
 Times ``aimc.validation.accuracy`` end to end for a few configurations: conversion (BatchNorm folding,
 input and ADC calibration on the 500 calibration images) and one programmed chip's pass over the test
-images. Prints images/s, seconds per 10,000 images, simulated analog MACs/s and the fraction of the GPU's
-peak. Targets (CIFAR-10 ResNet-50, 10,000 test images, one H200): design A < 7 s, design E < 60 s, the
-heaviest configuration < 5 min.
+images. Prints images/s, ms per image, seconds per 10,000 images, simulated analog MACs/s, the fraction
+of the machine's peak and, where the configuration is one CrossSim was measured on (the Tiny-ImageNet
+ResNet-50 on an H200, :mod:`limits`), CrossSim's time over ours. Targets (CIFAR-10 ResNet-50, 10,000 test
+images, one H200): design A < 7 s, design E < 60 s, the heaviest configuration < 5 min.
 
 MACs: ``network`` MACs are the multiply-accumulates of the network's Conv2d/Linear products (counted by
 forward hooks on the float model); ``cell`` MACs multiply them by what the hardware does per weight:
 weight slices x input slices read separately x cells per weight (2 for differential pairs, plus the unit
-column). The fraction of peak compares 2 x network MACs/s with the H200's dense FP32 (non-tensor-core)
-rate, 67 TFLOP/s (the general path disables TF32 to keep integer products exact; the no-ADC fast path
-runs two TF32 products, a TF32-exact high part and the rest, at float32 accuracy).
+column). The fraction of peak compares 2 x network MACs/s with the machine's peak (:func:`limits.machine_peak`:
+the H200's dense FP32 CUDA-core rate, 66.9 TFLOP/s, or a measured float32 matrix product on the CPU or
+another GPU): the general path disables TF32 to keep integer products exact; the no-ADC fast path runs two
+TF32 products, a TF32-exact high part and the rest, at float32 accuracy.
 
 Configurations: ``design-a``, ``design-e`` (the presets, SONOS programming error), ``heaviest`` (four 2-bit
 slices of 9-bit weights, differential, 8 input bits with an ADC per bit, 288 rows, 8-bit calibrated ADC,
-read noise state-proportional 1 %, output-referred read-noise mode), or ``EXPERIMENT/POINT`` from
-``aimc.validation.experiments``. ``NAME@N`` measures on N images and extrapolates to --images.
+read noise state-proportional 1 %, output-referred read-noise mode), ``heaviest-per-device`` (the same with
+per-device read noise), or ``EXPERIMENT/POINT`` from ``aimc.validation.experiments``. ``NAME@N`` measures on
+N images and extrapolates to --images.
 
     python benchmarks/resnet50_speed.py --model resnet50-cifar10 --device cuda \\
         --configs design-a design-e heaviest@500 --json-out speed.json
@@ -26,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
 from aimc.montecarlo.layers import analog_layers, reprogram
@@ -38,8 +43,9 @@ from torch import nn
 from aimc.presets import get_preset
 from aimc.scheme import Scheme
 
-H200_FP32_FLOPS = 67e12
-H200_TF32_FLOPS = 495e12
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from limits import crosssim_ratio, machine_peak  # a sibling script, not a package
+
 HEAVIEST = {
     "mapping.kind": "differential",
     "weights.bits": 9,
@@ -57,8 +63,8 @@ HEAVIEST = {
 
 def scheme_of(name: str) -> tuple[Scheme, str]:
     """(scheme, read-noise mode) of a configuration name."""
-    if name == "heaviest":
-        return Scheme().with_overrides(HEAVIEST), "output_referred"
+    if name in ("heaviest", "heaviest-per-device"):
+        return Scheme().with_overrides(HEAVIEST), "per_device" if name.endswith("per-device") else "output_referred"
     if "/" in name:
         return point_scheme(name), "per_device"
     return get_preset(name), "per_device"
@@ -127,7 +133,8 @@ def profile(analog: nn.Module, net, batch_size: int, name: str, path: str) -> No
 
 
 def measure(
-    net, name: str, images: int, total: int, batch_size: int, budget: int | None, profile_out: str | None = None
+    net, name: str, images: int, total: int, batch_size: int, budget: int | None, peak: dict,
+    profile_out: str | None = None,
 ) -> dict:
     scheme, mode = scheme_of(name)
     dev = net.device
@@ -178,7 +185,8 @@ def measure(
         "network_macs_per_s": macs * per_s,
         "cell_reads_per_mac": factor,
         "cell_macs_per_s": macs * per_s * factor,
-        "fraction_of_fp32_peak": 2 * macs * per_s / H200_FP32_FLOPS,
+        "ms_per_image": 1000 / per_s,
+        "fraction_of_peak": 2 * macs * per_s / peak["flops"],
         "peak_memory_gib": round(torch.cuda.max_memory_allocated(dev) / 2**30, 2)
         if dev.type == "cuda"
         else None,
@@ -206,25 +214,36 @@ def main() -> None:
     top1 = float_accuracy(net, args.batch_size)
     _sync(net.device)
     print(f"float: top-1 {top1:.4f}, {len(net.labels) / (time.perf_counter() - t0):.0f} images/s", flush=True)
+    gpu = torch.cuda.get_device_name(net.device) if net.device.type == "cuda" else None
+    peak = machine_peak(net.device, gpu)
     results = []
     for spec in args.configs:
         name, _, count = spec.partition("@")
         n = min(int(count), images) if count else images
-        result = measure(net, name, n, images, args.batch_size, args.budget, args.profile_out)
-        result["device"] = torch.cuda.get_device_name(net.device) if net.device.type == "cuda" else "cpu"
-        result["model"] = args.model
+        result = measure(net, name, n, images, args.batch_size, args.budget, peak, args.profile_out)
+        result.update(device=gpu or "cpu", model=args.model, peak=peak,
+                      crosssim_ratio=crosssim_ratio(name, args.model, gpu, result["ms_per_image"]),
+                      command="python " + " ".join(sys.argv))
         results.append(result)
         print(json.dumps(result), flush=True)
     if args.json_out:
         with open(args.json_out, "w") as handle:
             json.dump(results, handle, indent=2)
-    print(f"\n{'config':<40} {'img/s':>9} {'s/' + str(images):>10} {'net TMAC/s':>11} {'FP32 peak':>9}")
+    _print_table(results, images, peak)
+
+
+def _print_table(results: list[dict], images: int, peak: dict) -> None:
+    print(f"\n{'config':<40} {'img/s':>9} {'ms/img':>8} {'s/' + str(images):>10} {'net TMAC/s':>11} "
+          f"{'of peak':>8} {'CrossSim/aimc':>13}")
     for r in results:
+        ratio = f"{r['crosssim_ratio']:.1f}x" if r["crosssim_ratio"] is not None else "-"
         print(
-            f"{r['config']:<40} {r['images_per_s']:>9.1f} {r[f'seconds_per_{images}_images']:>10.2f} "
-            f"{r['network_macs_per_s'] / 1e12:>11.2f} {100 * r['fraction_of_fp32_peak']:>8.1f}%"
-            + ("  (extrapolated)" if r["extrapolated"] else "")
+            f"{r['config']:<40} {r['images_per_s']:>9.1f} {r['ms_per_image']:>8.2f} "
+            f"{r[f'seconds_per_{images}_images']:>10.2f} {r['network_macs_per_s'] / 1e12:>11.2f} "
+            f"{100 * r['fraction_of_peak']:>7.2f}% {ratio:>13}" + ("  (extrapolated)" if r["extrapolated"] else "")
         )
+    print(f"peak: {peak['name']}, {peak['flops'] / 1e12:.3g} TFLOP/s ({peak['source']}); CrossSim/aimc only for "
+          "its measured configurations on the Tiny-ImageNet ResNet-50 and an H200")
 
 
 if __name__ == "__main__":
