@@ -14,10 +14,13 @@ what the pipeline leaves open:
 * batching over chips, input vectors and input slices, with memory bounded by chunking.
 
 Read noise modes. ``per_device`` (reference): every device of every read gets its own N(0, 1) draw,
-``I = sum_i (g_i + sigma_i z_i) x_i``. ``output_referred``: the same Gaussian sum drawn directly per column
-current, ``I = sum_i g_i x_i + sqrt(sum_i sigma_i^2 x_i^2) z``; identical in distribution (a sum of
-independent Gaussians; independent across columns, slices, vectors, and between the two cells of a
-differential pair, each read separately), tested in ``tests/montecarlo``.
+``I = sum_i (g_i + sigma_i z_i) x_i`` (drawn for the devices the read drives: one with x_i = 0 adds exactly
+0). ``output_referred``: the same Gaussian sum drawn directly per column current,
+``I = sum_i g_i x_i + sqrt(sum_i sigma_i^2 x_i^2) z``; identical in distribution (a sum of independent
+Gaussians; independent across columns, slices, vectors, and between the two cells of a differential pair,
+each read separately), tested in ``tests/montecarlo``. Without a mode, the engine uses output-referred
+noise wherever that identity holds (no wire resistance: :func:`default_read_noise_mode`) and per-device
+noise with wire resistance, where the circuit needs every cell's noisy conductance.
 
 Exactness: the ideal reference (:attr:`aimc.layers.QuantizedLayer.reference`) is an int64 product; products on
 CUDA run with TF32 disabled (:func:`no_tf32`).
@@ -47,6 +50,7 @@ __all__ = [
     "MVMResult",
     "SignalProfile",
     "calibrate_ranges",
+    "default_read_noise_mode",
     "no_tf32",
     "profile_signals",
     "ranges_from_profile",
@@ -59,6 +63,9 @@ __all__ = [
 READ_NOISE_MODES = ("per_device", "output_referred")
 DEFAULT_BUDGET = 1 << 25
 """Elements of the largest intermediate tensor one block may create (chunking bound)."""
+NOISE_BLOCK = 1 << 21
+"""Elements of one block of per-device read-noise draws on the CPU: small enough to stay in cache while it is
+scaled and summed (on CUDA a block is the budget: fewer, larger kernels)."""
 
 
 @contextlib.contextmanager
@@ -106,21 +113,29 @@ def resolve_device(device: str | torch.device) -> torch.device:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def default_read_noise_mode(scheme: Scheme) -> str:
+    """``output_referred`` where it is identical in distribution to the per-device reference (no wire
+    resistance: the column current is then a sum of independent Gaussians), else ``per_device``."""
+    return "output_referred" if scheme.parasitics.r == 0 else "per_device"
+
+
 class CurrentModel:
     """The pipeline's ``currents(g [C, N, Kp], x [T, B, Kp]) -> [C, T, B, N]`` hook for one scheme.
 
     Every call is one read of one array (one cell polarity) for T input slices of B vectors: read noise is
     drawn afresh for each call, vector and slice. When :attr:`linear` holds, the pipeline may read a
-    differential pair as one array of g+ - g- (:func:`aimc.montecarlo.fast.linear_mvm`).
+    differential pair as one array of g+ - g- (:func:`aimc.montecarlo.fast.linear_mvm`). ``mode``: a
+    read-noise mode of :data:`READ_NOISE_MODES`, or None for :func:`default_read_noise_mode`.
     """
 
     def __init__(
         self,
         scheme: Scheme,
         generator: torch.Generator | None,
-        mode: str = "per_device",
+        mode: str | None = None,
         budget: int = DEFAULT_BUDGET,
     ):
+        mode = default_read_noise_mode(scheme) if mode is None else mode
         if mode not in READ_NOISE_MODES:
             raise ValueError(f"read_noise_mode: must be one of {', '.join(READ_NOISE_MODES)}, got {mode!r}")
         self.device_model = scheme.device
@@ -152,15 +167,43 @@ class CurrentModel:
         if self.mode == "output_referred":
             std = torch.einsum("cnk,tbk->ctbn", sigma * sigma, x * x).sqrt()
             return ideal + std * self._randn(tuple(ideal.shape), ideal)
-        c, n, kp = g.shape
+        return ideal + self._per_device_noise(sigma, x)
+
+    def _per_device_noise(self, sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """sum_k sigma[c, n, k] x[t, b, k] z[c, t, b, n, k], a fresh N(0, 1) draw z for every device of every
+        read, [C, T, B, N].
+
+        A device whose input is 0 in a read adds exactly 0, so only the devices each read drives are drawn.
+        Reads are taken in blocks of similar driven-row counts (sorted by count); in a block, each read's
+        driven rows come first in ``order`` (then undriven ones, x = 0, up to the block's largest count). A
+        block draws into one reused buffer, scales the draws by the rows' sigma and sums them with the input
+        weights as one batched product: the [C, T, B, N, K] tensor of every device's draw never exists.
+        """
+        c, n, kp = sigma.shape
         t, b = x.shape[0], x.shape[1]
-        step = max(1, self.budget // max(1, c * t * n * kp))
-        parts = []
-        for b0 in range(0, b, step):
-            xb = x[:, b0 : b0 + step]
-            z = self._randn((c, t, xb.shape[1], n, kp), g)
-            parts.append(torch.einsum("ctbnk,tbk->ctbn", z * sigma[:, None, None], xb))
-        return ideal + torch.cat(parts, dim=2)
+        reads = x.reshape(t * b, kp).to(sigma.dtype)
+        counts = (reads != 0).sum(1)
+        by_count = torch.argsort(counts, stable=True)
+        reads = reads[by_count]  # from here on, reads in increasing order of their driven-row count
+        order = torch.argsort((reads == 0).to(torch.uint8), dim=1, stable=True)
+        per_row = sigma.permute(2, 0, 1).reshape(kp, c * n)  # sigma of row k for every chip and column
+        noise = sigma.new_zeros(t * b, c * n)
+        largest = counts[by_count].tolist()
+        limit = self.budget if sigma.is_cuda else min(self.budget, NOISE_BLOCK)
+        block = max(largest[-1] * c * n, min(limit, t * b * largest[-1] * c * n))  # at least one read
+        draws, scales = sigma.new_empty(block), sigma.new_empty(block)
+        r0 = next((i for i, count in enumerate(largest) if count > 0), t * b)  # reads that drive no row add 0
+        while r0 < t * b:
+            r1 = _block_end(largest, r0, block // (c * n))
+            width = largest[r1 - 1]
+            z = draws[: (r1 - r0) * width * c * n].view(r1 - r0, width, c * n).normal_(generator=self.generator)
+            picked = order[r0:r1, :width]
+            scale = torch.index_select(per_row, 0, picked.reshape(-1), out=scales[: z.numel()].view(-1, c * n))
+            z.mul_(scale.view_as(z))
+            torch.bmm(reads[r0:r1].gather(1, picked)[:, None, :], z, out=noise[r0:r1, None, :])
+            r0 = r1
+        out = torch.empty_like(noise).index_copy_(0, by_count, noise)
+        return out.reshape(t, b, c, n).permute(2, 0, 1, 3)
 
     # -- wire resistance -------------------------------------------------------------------------------------
     def _noisy_reads(self, g: torch.Tensor, t: int, b: int) -> torch.Tensor:
@@ -211,6 +254,19 @@ class CurrentModel:
                 noisy = self._noisy_reads(g[:, a0:a1], 1, 1)[:, 0, 0]
                 out[:, j : j + 1, a0:a1] = solve_row_column(noisy.transpose(1, 2), xf[j : j + 1], self.r, self.r)
         return out.reshape(c, t, b, n)
+
+
+def _block_end(counts: list[int], start: int, limit: int) -> int:
+    """The largest end > start with (end - start) * counts[end - 1] <= limit (``counts`` non-decreasing; at
+    least start + 1)."""
+    low, high = start + 1, len(counts)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if (middle - start) * counts[middle - 1] <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -445,7 +501,7 @@ def simulate_mvm(
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
     chunk: int | None = None,
-    read_noise_mode: str = "per_device",
+    read_noise_mode: str | None = None,
     ranges: list[ADCRange] | None | str = "auto",
     calibration_inputs: torch.Tensor | None = None,
     budget: int = DEFAULT_BUDGET,
@@ -459,7 +515,8 @@ def simulate_mvm(
         device, dtype: where and in which float type conductances and currents live (float32 default,
             float64 for validation).
         chunk: input vectors per block (default: sized from ``budget`` elements per intermediate tensor).
-        read_noise_mode: ``per_device`` (reference) or ``output_referred`` (Gaussian, same distribution).
+        read_noise_mode: ``per_device`` (reference) or ``output_referred`` (Gaussian, same distribution);
+            None (default): :func:`default_read_noise_mode`, output-referred unless there is wire resistance.
         ranges: ADC ranges per weight slice, ``None`` for no ADC, or ``"auto"``: from the scheme
             (structural, or calibrated on ``calibration_inputs``, default the layer's own inputs).
     """
