@@ -211,8 +211,16 @@ def _run(argv: list[str]) -> int:
         return _interrupted(command, isinstance(e, Terminated))
     except (ConfigError, ValueError, OSError, KeyError, zipfile.BadZipFile) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"aimc {command}: error: {message}", file=sys.stderr)
+        print(f"aimc {command}: error: {_one_line(str(message))}", file=sys.stderr)
         return 2
+
+
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _one_line(text: str) -> str:
+    """The message on one line: a line break inside it (a user's field name, a file's text) shown escaped."""
+    return "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in text.strip())
 
 
 if __name__ == "__main__":
