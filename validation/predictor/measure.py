@@ -340,9 +340,7 @@ def _injections(model, layers: list[DigitalLayer], net: Network, profile: Profil
     for li_level, level in enumerate(WEIGHT_LEVELS):
         for draw in range(DRAWS):
             for li, layer in enumerate(layers):
-                gen = torch.Generator().manual_seed(_seed(1, li_level, draw, li))
-                noise = torch.randn(layer.w_int.shape, generator=gen).to(layer.w_int.device)
-                layer.weights = layer.w_int + level * rms_w[li] * noise
+                layer.weights = layer.w_int + level * rms_w[li] * _normal(layer.w_int, _seed(1, li_level, draw, li))
             out.update(_pass(model, net, profile, f"weight/{level:g}/{draw}", batch_size))
             bar.update(1)
     for layer in layers:
@@ -374,15 +372,20 @@ def _partial_injections(model, layers, net, profile, rms_w, batch_size, bar) -> 
                                ("gained", range(len(layers)), PARTIAL_GAIN)):
         for draw in range(PARTIAL_DRAWS):
             for li, layer in enumerate(layers):
-                gen = torch.Generator().manual_seed(_seed(4, len(name), draw, li))
-                noise = torch.randn(layer.w_int.shape, generator=gen).to(layer.w_int.device)
-                layer.weights = layer.w_int + PARTIAL_LEVEL * rms_w[li] * noise if li in chosen else None
+                noise = _normal(layer.w_int, _seed(4, len(name), draw, li)) if li in chosen else None
+                layer.weights = None if noise is None else layer.w_int + PARTIAL_LEVEL * rms_w[li] * noise
                 layer.perturb = _gain(gain) if gain != 1.0 else None
             out.update(_pass(model, net, profile, f"{name}/{PARTIAL_LEVEL:g}/{draw}", batch_size))
             bar.update(1)
     for layer in layers:
         layer.weights = layer.perturb = None
     return out
+
+
+def _normal(like: torch.Tensor, seed: int) -> torch.Tensor:
+    """Standard normals shaped like ``like``, drawn on its device from a generator seeded with ``seed``."""
+    gen = torch.Generator(device=like.device).manual_seed(seed)
+    return torch.randn(like.shape, generator=gen, device=like.device, dtype=like.dtype)
 
 
 def _seed(kind: int, level: int, draw: int, layer: int) -> int:
