@@ -34,8 +34,9 @@ with an AttributeError on the analog model: such a forward cannot be converted.
 
 Conv2d runs through the same analog MVM as Linear: unfold (im2col) the input into [positions, C k k]
 vectors, batch over images and positions. Convolution-native ADC path: with linear currents (no read
-noise, no wire resistance, nothing recorded) and row partitions on whole input channels (C k k <= rows, or
-rows a multiple of k k), the currents of every partition are read as grouped convolutions
+noise, no wire resistance, nothing recorded), ``groups = 1`` (a grouped convolution with an ADC runs im2col
+group by group) and row partitions on whole input channels (C k k <= rows, or rows a multiple of k k), the
+currents of every partition are read as grouped convolutions
 (:func:`aimc.montecarlo.fast.linear_conv2d`) and converted by the same digitisation, the same
 conversions as im2col without the unfolded copy (tested against im2col in
 ``tests/montecarlo/test_mc_conv_path.py``).
@@ -47,7 +48,8 @@ and subtracts. The layer then evaluates that map once per chip, ``W_eff = analog
 pipeline itself, on the K unit input codes; :meth:`_AnalogBase.effective_weights`), and runs every
 input as one plain product ``x_int W_eff^T`` (a ``conv2d`` for convolutions): the same outputs as the
 loop over partitions, weight slices and input slices up to float rounding, at the cost of the digital
-layer. Tested against the general path in ``tests/montecarlo/test_mc_layers.py``.
+layer. A grouped convolution runs it as one grouped ``conv2d`` of the effective weights. Tested against the
+general path in ``tests/montecarlo/test_mc_layers.py`` (grouped: ``test_mc_architectures.py``).
 """
 
 from __future__ import annotations
