@@ -45,3 +45,19 @@ def test_ruff_is_clean_with_the_complexity_rule():
     result = subprocess.run([shutil.which("ruff"), "check", "--no-cache", str(ROOT)], check=False,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_every_package_is_installed():
+    """A subpackage missing from pyproject's list works in the editable checkout and is absent from an
+    installed copy: every folder with an __init__.py under the package folders must be listed."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    folders = {name: ROOT / path for name, path in config["package-dir"].items()}
+    found = set()
+    for name, folder in folders.items():
+        for init in folder.rglob("__init__.py"):
+            parts = init.parent.relative_to(folder).parts
+            found.add(".".join((name, *parts)))
+    assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"
