@@ -108,6 +108,20 @@ _EXTERNAL = {
         "run_accuracy",
         "format_accuracy",
     ),
+    "experiments": (
+        "the paper's accuracy sweeps: list them, run them (resumable; local GPUs/cores or a Dask cluster)",
+        "aimc.validation.experiments",
+        "add_experiments_arguments",
+        "run_experiments",
+        "format_experiments",
+    ),
+    "diagnostics": (
+        "why a scheme loses accuracy: gains of a programmed chip's weights and logits",
+        "aimc.validation.diagnostics",
+        "add_diagnostics_arguments",
+        "run_diagnostics",
+        None,
+    ),
     "validate": (
         "theory against Monte Carlo sweeps",
         "aimc.validation.cli",

@@ -21,7 +21,7 @@ Command line (one programmed chip per scheme, the reference is the 8-bit quantis
 scheme is built as for every ``aimc`` command (--preset, --config, --set; default design-a), with
 :data:`MEASUREMENT_CONDITIONS` applied before --set::
 
-    python -m aimc.validation.diagnostics --model resnet50-tinyimagenet --images 16 --set device.on_off=inf \\
+    aimc diagnostics --model resnet50-tinyimagenet --images 16 --set device.on_off=inf \\
         --set device.programming.model=state_independent --set device.programming.alpha=0.02 \\
         --vary mapping.kind=differential,offset --vary device.clip=range,none
 """
@@ -38,12 +38,12 @@ import numpy as np
 import torch
 from aimc.montecarlo.layers import analog_layers
 from torch import nn
+from tqdm import tqdm
 
-from aimc._fields import ConfigError
 from aimc.cli_common import add_scheme_arguments, scheme_from_args
 from aimc.scheme import Scheme
 
-__all__ = ["main", "output_gain", "weight_gains"]
+__all__ = ["add_diagnostics_arguments", "format_diagnosis", "output_gain", "run_diagnostics", "weight_gains"]
 
 
 def _gain(y: torch.Tensor, ref: torch.Tensor) -> tuple[float, float]:
@@ -107,21 +107,22 @@ MEASUREMENT_CONDITIONS = {"adc.bits": 0}
 """Applied to the scheme before --set: a gain of the effective weights needs input-linear layers (no ADC)."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def add_diagnostics_arguments(parser: argparse.ArgumentParser) -> None:
+    """``aimc diagnostics``: the model, the images, the scheme (--preset/--config/--set) and --vary."""
     from .models import REFERENCE_MODELS
 
-    parser = argparse.ArgumentParser(prog="python -m aimc.validation.diagnostics",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, choices=sorted(REFERENCE_MODELS))
-    parser.add_argument("--images", type=int, default=16,
+    parser.description = __doc__.splitlines()[0]
+    parser.add_argument("--model", default=None, metavar="MODEL",
+                        help=f"reference model: {', '.join(sorted(REFERENCE_MODELS))} (required)")
+    parser.add_argument("--images", type=int, default=16, metavar="N",
                         help="test images (a fixed, seeded, class-balanced subset) fed to both networks (default 16)")
     add_scheme_arguments(parser)
     parser.add_argument("--vary", action="append", default=[], metavar="PATH=V1,V2",
                         help="one scheme per combination of the listed values, on top of the scheme (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the chips and of the image subset (default 0)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per scheme")
-    return parser
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per scheme, as each finishes")
 
 
 def _diagnose(net, reference: nn.Module, inputs: torch.Tensor, scheme: Scheme, seed: int) -> dict:
@@ -145,31 +146,31 @@ def _diagnose(net, reference: nn.Module, inputs: torch.Tensor, scheme: Scheme, s
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def format_diagnosis(row: dict) -> str:
+    """One scheme's diagnosis on one line."""
+    return "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+
+
+def run_diagnostics(args: argparse.Namespace) -> int:
+    """``aimc diagnostics``: one line (or JSON object) per scheme, printed as each finishes."""
     from .accuracy import convert_network, load_network, quantized_scheme
     from .data import normalise
+    from .models import REFERENCE_MODELS
 
-    args = _parser().parse_args(argv)
-    try:
-        if args.images < 1:
-            raise ValueError(f"--images: must be >= 1, got {args.images}")
-        base, _ = scheme_from_args(args, MEASUREMENT_CONDITIONS)
-        schemes = [(v, base.with_overrides(v)) for v in _variations(args.vary)]
+    if args.model not in REFERENCE_MODELS:
+        got = "missing" if args.model is None else f"got {args.model!r}"
+        raise ValueError(f"--model: {got}; allowed: {', '.join(sorted(REFERENCE_MODELS))}")
+    if args.images < 1:
+        raise ValueError(f"--images: must be >= 1, got {args.images}")
+    base, _ = scheme_from_args(args, MEASUREMENT_CONDITIONS)
+    schemes = [(v, base.with_overrides(v)) for v in _variations(args.vary)]
+    with tqdm(total=len(schemes), desc="diagnostics", unit="scheme", disable=args.no_progress) as bar:
         net = load_network(args.model, images=args.images, seed=args.seed, device=args.device)
         inputs = normalise(net.images, net.mean, net.std).to(net.device)
         reference = convert_network(net, quantized_scheme(schemes[0][1]))
         for varied, scheme in schemes:
             row = {**{k: str(v) for k, v in varied.items()}, **_diagnose(net, reference, inputs, scheme, args.seed)}
-            if args.json:
-                print(json.dumps(row), flush=True)
-            else:
-                print("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
-                      flush=True)
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"diagnostics: error: {e}", file=sys.stderr)
-        return 2
+            bar.write(json.dumps(row) if args.json else format_diagnosis(row), file=sys.stdout)
+            sys.stdout.flush()
+            bar.update()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

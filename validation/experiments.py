@@ -1,18 +1,27 @@
-"""The paper's network-level experiments as data, and a resumable runner.
+"""The paper's network-level experiments as data, and a resumable runner that runs them here or on a cluster.
 
 An :class:`Experiment` is a named list of :class:`Point` (a label and the scheme overrides of that point,
 applied on top of the experiment's base scheme). :func:`run_experiment` evaluates every point on a
-reference network and writes one CSV row per finished point at once, atomically, to
+reference network, one task per point (in this process, or on Dask workers: :mod:`aimc.validation.cluster`),
+and this process alone writes one CSV row per finished point at once, atomically, to
 ``<out>/<model>/<experiment>.csv``; a rerun skips the points already there (same point, scheme, images,
-chips and seed). ``--out`` defaults to :data:`aimc.results.DEFAULT_RESULTS_DIR` (``aimc_results`` in the
-current directory); the repository's committed results are in ``validation/results``, so a command that
-extends them names it (``--out validation/results``).
+chips and seed, made by the current code). Each row describes itself (the scheme's JSON, hashes of the
+weights and images, the code's versions: :func:`aimc.validation.accuracy.provenance`) and is the same
+wherever its point ran, apart from ``seconds``, ``device`` and ``finished_at``.
+``--out`` defaults to :data:`aimc.results.DEFAULT_RESULTS_DIR` (``aimc_results`` in the current
+directory); the repository's committed results are in ``validation/results``, so a command that extends
+them names it (``--out validation/results``).
 
 Command line::
 
-    python -m aimc.validation.experiments list
-    python -m aimc.validation.experiments run designs cell-si-mapping --model resnet50-tinyimagenet \\
+    aimc experiments list
+    aimc experiments run designs cell-si-mapping --model resnet50-tinyimagenet \\
         --images 2000 --chips 5 --device cuda [--match LABEL] [--max-seconds 500] [--out DIR]
+
+With ``--device cuda`` on a machine with several GPUs the points run on one Dask worker per GPU;
+``--workers N`` starts N local workers (CPU or GPU), ``--cluster ADDRESS`` uses a running Dask scheduler,
+``--slurm JOBS`` / ``--pbs JOBS`` submit workers as batch jobs. Ctrl-C or SIGTERM stops the run at once,
+keeping every finished point (exit status 130 or 143); the same command resumes it.
 
 Conventions shared by the sweeps (the paper's where it states them, ``shared/PAPER.md`` sections 4-7):
 8-bit weights per layer, 8-bit activations (signed first layer), calibration on 500 separate images;
@@ -31,7 +40,7 @@ are deterministic and run one chip; those with device errors run ``chips`` (defa
 * ``cell-si-noclip``: ``cell-si-mapping`` without clipping the programmed conductances. With clipping, a
   differential pair's cell programmed at g_min = 0 keeps only its positive errors: a mean shift of
   0.4 alpha Gmax that shrinks every nonzero weight toward zero, the same on every chip, compounding through
-  the network's depth (``python -m aimc.validation.diagnostics``).
+  the network's depth (``aimc diagnostics``).
 * ``cell-si-slices`` / ``cell-sp-slices``: the same with 1-, 2- and 4-bit weight slices (differential:
   the 7 magnitude bits in 7, 4 or 2 slices, the top slice under-used for 2 and 4 bits; offset: the 8 bits
   of u = w + M in 8, 4 or 2 slices).
@@ -49,18 +58,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
+from aimc.montecarlo.engine import resolve_device
+from tqdm import tqdm
 
-from aimc._fields import ConfigError
-from aimc.cli_common import quiet_broken_pipe
 from aimc.presets import get_preset
-from aimc.results import DEFAULT_RESULTS_DIR
+from aimc.results import DEFAULT_RESULTS_DIR, check_output, set_resume_note
 from aimc.scheme import Scheme
 
 from .accuracy import (
@@ -70,16 +76,33 @@ from .accuracy import (
     accuracy_for_scheme,
     baselines,
     load_network,
+    provenance,
     scheme_hash,
 )
+from .cluster import Cluster, Runner, add_cluster_arguments, cluster_from_args, open_runner
 from .models import REFERENCE_MODELS
 
-__all__ = ["EXPERIMENTS", "Experiment", "Point", "main", "point_scheme", "results_path", "run_experiment"]
+__all__ = [
+    "EXPERIMENTS",
+    "Experiment",
+    "Point",
+    "ReferenceNetwork",
+    "add_experiments_arguments",
+    "experiment_table",
+    "format_experiments",
+    "point_scheme",
+    "results_path",
+    "run_experiment",
+    "run_experiments",
+]
 
 RESULTS_DIR = Path(DEFAULT_RESULTS_DIR)
 """Where results files go unless told otherwise: relative to the current directory, never the package."""
 DEFAULT_CHIPS = 5
-POINT_KEY = ("experiment", "point", "model", "scheme_hash", "images", "chips", "seed", "calibration_images")
+POINT_KEY = ("experiment", "point", "model", "calibration", "scheme_hash", "images", "chips", "seed",
+             "calibration_images")
+"""Columns that identify a point's result (``calibration``: the --calibration file, "" for the model's own set;
+rows written before it was a column read as "")."""
 
 
 @dataclass(frozen=True)
@@ -267,23 +290,98 @@ def results_path(model: str, experiment: str, root: str | Path = RESULTS_DIR) ->
     return Path(root) / model / f"{experiment}.csv"
 
 
-def _device_name(net: Network) -> str:
-    if net.device.type == "cuda":
-        return torch.cuda.get_device_name(net.device)
-    return f"cpu ({socket.gethostname()}, {torch.get_num_threads()} threads)"
+def experiment_table(model: str, experiment: Experiment, root: str | Path = RESULTS_DIR) -> ResultsCSV:
+    """The results table of one experiment on one model: keyed by :data:`POINT_KEY`, rows in the experiment's
+    order of points whatever order they finished in (rows of points it no longer defines last); versioned: a
+    row made by another version of the code is stale and computed again (:mod:`aimc.results`)."""
+    order = {p.label: i for i, p in enumerate(experiment.points)}
+    return ResultsCSV(results_path(model, experiment.name, root), POINT_KEY, versioned=True,
+                      sort_key=lambda row: order.get(row.get("point", ""), len(order)))
 
 
-def _run_baselines(store: ResultsCSV, common: dict, net: Network, batch_size: int, log) -> None:
-    """The baselines experiment: the float and 8-bit quantised digital accuracy, one row."""
-    key = {**common, "point": "digital", "scheme_hash": scheme_hash(Scheme()), "chips": "1"}
-    if store.find(key) is None:
-        start = time.perf_counter()
-        row = baselines(net, Scheme(), batch_size)
-        store.add({**key, **row, "seconds": round(time.perf_counter() - start, 3), "device": _device_name(net)})
-    log(f"{common['experiment']}: {store.find(key)}")
+# ---------------------------------------------------------------------------------------------------------
+# The network a point runs on, and the tasks that run on it (in this process or on a Dask worker)
+# ---------------------------------------------------------------------------------------------------------
 
 
-def _point_row(key: dict, point: Point, result: dict, net: Network) -> dict:
+@dataclass(frozen=True)
+class ReferenceNetwork:
+    """A reference network as a worker loads it: the arguments of :func:`load_network` (small, picklable)."""
+
+    model: str
+    images: int | None = None
+    seed: int = 0
+    device: str = "cpu"
+    calibration: str | None = None
+    calibration_images: int | None = CALIBRATION_IMAGES
+
+    def load(self) -> Network:
+        return load_network(self.model, images=self.images, seed=self.seed, device=self.device,
+                            calibration=self.calibration, calibration_images=self.calibration_images)
+
+
+NetworkSource = Network | ReferenceNetwork
+"""What the runner is given: a loaded network (sent once to each worker) or how to load one (on each worker)."""
+_LOADED: dict[ReferenceNetwork, Network] = {}
+"""The network this process loaded, by its source: loaded once per process, kept for the next point."""
+
+
+def network_of(source: NetworkSource) -> Network:
+    """The network of ``source``, loading a :class:`ReferenceNetwork` once per process."""
+    if isinstance(source, Network):
+        return source
+    if source not in _LOADED:
+        _LOADED.clear()  # one network at a time: a worker's memory holds one set of images
+        _LOADED[source] = source.load()
+    return _LOADED[source]
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """One point as a worker runs it."""
+
+    scheme: Scheme
+    chips: int
+    seed: int
+    batch_size: int
+    progress: bool
+    description: str
+
+
+def _describe_task(source: NetworkSource, _item: object) -> dict:
+    net = network_of(source)
+    return {"name": net.name, "images": len(net.labels), "calibration": len(net.calibration)}
+
+
+def _point_task(source: NetworkSource, task: PointTask) -> dict:
+    """The result of one point, and what it was computed on, by which code, where (:func:`provenance`)."""
+    net = network_of(source)
+    result = accuracy_for_scheme(net, task.scheme, chips=task.chips, seed=task.seed, batch_size=task.batch_size,
+                                 progress=task.progress, description=task.description)
+    return {**result, **provenance(net, task.scheme)}
+
+
+def _baselines_task(source: NetworkSource, batch_size: int) -> dict:
+    """The float and 8-bit quantised digital accuracy, and what they were computed on (:func:`provenance`)."""
+    net = network_of(source)
+    start = time.perf_counter()
+    row = baselines(net, Scheme(), batch_size)
+    return {**row, "seconds": round(time.perf_counter() - start, 3), **provenance(net, Scheme())}
+
+
+def describe_network(source: NetworkSource, runner: Runner | None = None) -> dict:
+    """The network's name and its numbers of test and calibration images (loaded by a worker if need be)."""
+    if isinstance(source, Network):
+        return _describe_task(source, None)
+    return next(iter((runner or Runner()).map(_describe_task, [None], shared=source)))[1]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The runner: one task per point, this process writes every row
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _point_row(key: dict, point: Point, result: dict) -> dict:
     """The CSV row of a finished point: its key, how its scheme was made, the result, where it ran."""
     return {
         **key,
@@ -291,13 +389,45 @@ def _point_row(key: dict, point: Point, result: dict, net: Network) -> dict:
         "overrides": json.dumps(point.overrides, sort_keys=True),
         **{f"set:{k}": v for k, v in point.overrides.items()},
         **result,
-        "device": _device_name(net),
     }
+
+
+def _pending(exp: Experiment, store: ResultsCSV, common: dict, chips: int, match: str | None,
+             log) -> tuple[list, int]:
+    """The selected points not finished by the current code, as (point, scheme, chips, key), and how many points
+    are selected; ``log`` says how many stored rows of them are stale (another code version)."""
+    finished, stale = store.finished_keys(), store.stale()
+    todo, selected = [], 0
+    for point in exp.points:
+        if match and match not in point.label:
+            continue
+        selected += 1
+        scheme = exp.scheme(point)
+        n_chips = 1 if exp.deterministic or not scheme.device.random else chips
+        key = {**common, "point": point.label, "scheme_hash": scheme_hash(scheme), "chips": str(n_chips)}
+        if store.key(key) not in finished:
+            todo.append((point, scheme, n_chips, key))
+    again = sum(store.key(key) in stale for *_, key in todo)
+    if again:
+        log(f"{exp.name}: {again} stored row(s) made by another version of the code: computing them again")
+    return todo, selected
+
+
+def _run_baselines(store: ResultsCSV, common: dict, source, runner: Runner, batch_size: int, report: dict) -> dict:
+    """The baselines experiment: the float and 8-bit quantised digital accuracy, one row (returned)."""
+    key = {**common, "point": "digital", "scheme_hash": scheme_hash(Scheme()), "chips": "1"}
+    report.update(points=1, finished=int(store.finished(key)), computed=0)
+    if not report["finished"]:
+        for _, row in runner.map(_baselines_task, [batch_size], shared=source,
+                                 broadcast=isinstance(source, Network)):
+            store.add({**key, **row})
+            report.update(finished=1, computed=1)
+    return store.find(key)
 
 
 def run_experiment(
     experiment: str | Experiment,
-    net: Network,
+    net: NetworkSource,
     *,
     chips: int = DEFAULT_CHIPS,
     seed: int = 0,
@@ -308,131 +438,191 @@ def run_experiment(
     calibration_images: int | None = CALIBRATION_IMAGES,
     progress: bool = True,
     log=print,
+    runner: Runner | None = None,
+    report: dict | None = None,
 ) -> Path:
     """Evaluate every point of ``experiment`` on ``net``, one CSV row per finished point, resumable.
+
+    Each point is one task of ``runner`` (default: this process; :mod:`aimc.validation.cluster` for a Dask
+    cluster); this process alone writes the table, a row as each point finishes.
 
     Args:
         match: only points whose label contains this text.
         deadline: a ``time.time()`` after which no new point is started (the run stops cleanly).
+        report: filled as the run goes: the experiment, its CSV, its selected points, how many are finished
+            and how many of those this run computed (what an interrupted run kept).
     """
     exp = EXPERIMENTS[experiment] if isinstance(experiment, str) else experiment
-    store = ResultsCSV(results_path(net.name, exp.name, root), POINT_KEY)
+    runner = runner or Runner()
+    report = {} if report is None else report
+    info = describe_network(net, runner)
+    store = experiment_table(info["name"], exp, root)
+    report.update(experiment=exp.name, csv=str(store.path))
     common = {
         "experiment": exp.name,
-        "model": net.name,
-        "images": str(len(net.labels)),
+        "model": info["name"],
+        "calibration": (net.calibration or "") if isinstance(net, ReferenceNetwork) else "",
+        "images": str(info["images"]),
         "seed": str(seed),
         "calibration_images": "all" if calibration_images is None else str(calibration_images),
     }
     if not exp.points:
-        _run_baselines(store, common, net, batch_size, log)
+        row = _run_baselines(store, common, net, runner, batch_size, report)
+        log(f"{exp.name}: float {float(row['baseline_float']):.4f}, 8-bit quantised "
+            f"{float(row['baseline_quantized']):.4f}")
         return store.path
-    for point in exp.points:
-        if match and match not in point.label:
-            continue
-        scheme = exp.scheme(point)
-        n_chips = 1 if exp.deterministic or not scheme.device.random else chips
-        key = {**common, "point": point.label, "scheme_hash": scheme_hash(scheme), "chips": str(n_chips)}
-        if store.find(key) is not None:
-            continue
-        if deadline is not None and time.time() > deadline:
-            log(f"{exp.name}: deadline reached, stopping before {point.label!r}")
-            break
-        result = accuracy_for_scheme(net, scheme, chips=n_chips, seed=seed, batch_size=batch_size,
-                                     progress=progress, description=f"{exp.name}: {point.label}")
-        store.add(_point_row(key, point, result, net))
-        log(f"{exp.name}: {point.label}: top-1 {result['accuracy_mean']:.4f} +- {result['accuracy_std']:.4f} "
-            f"({n_chips} chips, {result['seconds']:.1f} s)")
+    todo, selected = _pending(exp, store, common, chips, match, log)
+    report.update(points=selected, finished=selected - len(todo), computed=0)
+    tasks = [PointTask(scheme, n, seed, batch_size, progress and runner.in_process, f"{exp.name}: {point.label}")
+             for point, scheme, n, _ in todo]
+    expired = (lambda: False) if deadline is None else (lambda: time.time() > deadline)
+    with tqdm(total=len(todo), desc=exp.name, unit="point", disable=not progress or not todo) as bar:
+        for index, result in runner.map(_point_task, tasks, shared=net, stop=expired,
+                                        broadcast=isinstance(net, Network)):
+            _store_point(store, todo[index], result, report, log)
+            bar.update()
+    if report["finished"] < selected:
+        log(f"{exp.name}: deadline reached, {selected - report['finished']} point(s) not started")
     return store.path
 
 
+def _store_point(store: ResultsCSV, pending: tuple, result: dict, report: dict, log) -> None:
+    """Write a finished point's row at once and say so."""
+    point, _, n_chips, key = pending
+    store.add(_point_row(key, point, result))
+    report["finished"] += 1
+    report["computed"] += 1
+    log(f"{key['experiment']}: {point.label}: top-1 {result['accuracy_mean']:.4f} +- {result['accuracy_std']:.4f} "
+        f"({n_chips} chips, {result['seconds']:.1f} s)")
+
+
 # ---------------------------------------------------------------------------------------------------------
-# Command line
+# Command line: aimc experiments list|run
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m aimc.validation.experiments", description=__doc__.splitlines()[0]
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the experiments and their points")
-    run = sub.add_parser("run", help="run experiments on a reference model")
+def add_experiments_arguments(parser: argparse.ArgumentParser) -> None:
+    """``aimc experiments list`` and ``aimc experiments run NAME... --model M``."""
+    sub = parser.add_subparsers(dest="action", required=True, metavar="{list,run}")
+    listing = sub.add_parser("list", help="the experiments and their points", description="The experiments "
+                             "and their points (aimc experiments run NAME runs one).")
+    listing.add_argument("--json", action="store_true", help="print the experiments and points as JSON")
+    run = sub.add_parser("run", help="run experiments on a reference model, resumable",
+                         description="Run experiments on a reference model: one CSV row per finished point, "
+                         "written at once; the same command resumes an interrupted run.")
     run.add_argument("names", nargs="+", metavar="NAME", help=f"experiments: {', '.join(EXPERIMENTS)}")
-    run.add_argument("--model", required=True, choices=sorted(REFERENCE_MODELS))
-    run.add_argument("--images", type=int, default=None, help="balanced test subset (default: all)")
-    run.add_argument(
-        "--chips", type=int, default=DEFAULT_CHIPS, help=f"chips per noisy point (default {DEFAULT_CHIPS})"
-    )
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--device", default="cpu")
-    run.add_argument("--batch-size", type=int, default=128)
-    run.add_argument("--calibration-images", type=int, default=CALIBRATION_IMAGES)
-    run.add_argument("--calibration", default=None, help=".pt uint8 tensor or zip of calibration images")
-    run.add_argument("--match", default=None, help="only points whose label contains this text")
-    run.add_argument(
-        "--max-seconds",
-        type=float,
-        default=None,
-        help="start no new point after this many seconds (finished points are saved)",
-    )
+    _add_run_arguments(run)
+    add_cluster_arguments(run, "default: this machine's cores shared out between the local workers; torch's "
+                          "default in this process; a cluster worker's cores divided by its points at once")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON (no line per point)")
+
+
+def _add_run_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--model", default=None, metavar="MODEL",
+                     help=f"reference model: {', '.join(sorted(REFERENCE_MODELS))} (required)")
+    run.add_argument("--images", type=int, default=None, metavar="N",
+                     help="a fixed, seeded, class-balanced subset of N test images (default: all)")
+    run.add_argument("--chips", type=int, default=DEFAULT_CHIPS, metavar="N",
+                     help=f"programmed chips per point with random devices (default {DEFAULT_CHIPS}; "
+                     "ideal devices run one)")
+    run.add_argument("--seed", type=int, default=0, help="seed of the chips and of the image subset (default 0)")
+    run.add_argument("--device", default="cpu", help="cpu or cuda (default cpu); with cuda and several GPUs, "
+                     "one worker per GPU unless --workers says otherwise")
+    run.add_argument("--batch-size", type=int, default=128, metavar="N", help="images per forward pass (default 128)")
+    run.add_argument("--calibration-images", type=int, default=CALIBRATION_IMAGES, metavar="N",
+                     help=f"calibration images used (default {CALIBRATION_IMAGES}, as the paper)")
+    run.add_argument("--calibration", default=None, metavar="FILE",
+                     help="calibration images: a .pt uint8 tensor [N, 3, H, W] or an ImageFolder zip "
+                     "(default: the model's calibration set)")
+    run.add_argument("--match", default=None, metavar="TEXT", help="only points whose label contains TEXT")
+    run.add_argument("--max-seconds", type=float, default=None, metavar="S",
+                     help="start no new point after S seconds; points started finish and are saved")
     run.add_argument("--out", "--root", dest="out", default=str(RESULTS_DIR), metavar="DIR",
                      help=f"results folder, one CSV per model and experiment, resumed where it stopped (default "
                      f"{RESULTS_DIR}, in the current directory; the repository's own results: validation/results)")
-    run.add_argument("--no-progress", action="store_true")
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    quiet_broken_pipe()
-    args = _parser().parse_args(argv)
-    if args.command == "list":
-        for exp in EXPERIMENTS.values():
-            print(f"{exp.name} ({len(exp.points)} points): {exp.description}")
-            for point in exp.points:
-                print(f"    {point.label}")
-        return 0
+def _listing() -> dict:
+    return {"action": "list", "experiments": [
+        {"name": e.name, "description": e.description, "points": [p.label for p in e.points]}
+        for e in EXPERIMENTS.values()]}
+
+
+def _check_run_arguments(args: argparse.Namespace) -> None:
+    unknown = [n for n in args.names if n not in EXPERIMENTS]
+    if unknown:
+        raise ValueError(f"NAME: unknown experiment(s) {', '.join(unknown)}; allowed: {', '.join(EXPERIMENTS)}")
+    if args.model not in REFERENCE_MODELS:
+        got = "missing" if args.model is None else f"got {args.model!r}"
+        raise ValueError(f"--model: {got}; allowed: {', '.join(sorted(REFERENCE_MODELS))}")
+    for name in ("images", "chips", "batch_size", "calibration_images"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')}: must be >= 1, got {value}")
+    if args.max_seconds is not None and not args.max_seconds >= 0:
+        raise ValueError(f"--max-seconds: must be >= 0, got {args.max_seconds}")
+
+
+def run_experiments(args: argparse.Namespace) -> dict:
+    """``aimc experiments list|run``: a dict for the formatter. Interrupted (Ctrl-C, SIGTERM), the command line
+    says what was kept, from the note this run keeps up to date (:func:`aimc.results.set_resume_note`)."""
+    if args.action == "list":
+        return _listing()
+    _check_run_arguments(args)
+    cluster = cluster_from_args(args, args.device)
+    if cluster.local_workers():  # a remote cluster's workers may have GPUs where this machine has none
+        resolve_device(args.device)
+    check_output(args.out, "--out", folder=True)
+    log = (lambda m: None) if args.json else tqdm.write
+    reports: list[dict] = []
+    start = time.perf_counter()
     try:
-        unknown = [n for n in args.names if n not in EXPERIMENTS]
-        if unknown:
-            raise ValueError(f"unknown experiment(s) {unknown}; known: {', '.join(EXPERIMENTS)}")
-        if args.chips < 1:
-            raise ValueError(f"--chips: must be >= 1, got {args.chips}")
-        deadline = None if args.max_seconds is None else time.time() + args.max_seconds
-        start = time.perf_counter()
-        net = load_network(
-            args.model,
-            images=args.images,
-            seed=args.seed,
-            device=args.device,
-            calibration=args.calibration,
-            calibration_images=args.calibration_images,
-        )
-        print(
-            f"loaded {args.model}: {len(net.labels)} test images, {len(net.calibration)} calibration "
-            f"images ({time.perf_counter() - start:.1f} s)",
-            flush=True,
-        )
+        _run_all(args, cluster, reports, log)
+    except KeyboardInterrupt:
+        raise  # Ctrl-C or SIGTERM: the command line prints the note
+    except BaseException:
+        set_resume_note("")
+        raise
+    set_resume_note("")
+    return {"action": "run", "model": args.model, "out": args.out, "runner": cluster.describe(),
+            "experiments": reports, "seconds": round(time.perf_counter() - start, 3)}
+
+
+def _run_all(args: argparse.Namespace, cluster: Cluster, reports: list[dict], log) -> None:
+    source = ReferenceNetwork(args.model, images=args.images, seed=args.seed, device=args.device,
+                              calibration=args.calibration, calibration_images=args.calibration_images)
+    deadline = None if args.max_seconds is None else time.time() + args.max_seconds
+
+    def noted(message: str) -> None:  # every message follows a step: the note says what is kept now
+        set_resume_note(resume_text(reports))
+        log(message)
+
+    with open_runner(cluster) as runner:
+        noted(f"{args.model}: points run in {cluster.describe()}")
         for name in args.names:
-            path = run_experiment(
-                name,
-                net,
-                chips=args.chips,
-                seed=args.seed,
-                batch_size=args.batch_size,
-                root=args.out,
-                match=args.match,
-                deadline=deadline,
-                calibration_images=args.calibration_images,
-                progress=not args.no_progress,
-                log=lambda m: print(m, flush=True),
-            )
-            print(f"{name}: {path}", flush=True)
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"experiments: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+            reports.append({"experiment": name})
+            run_experiment(name, source, chips=args.chips, seed=args.seed, batch_size=args.batch_size,
+                           root=args.out, match=args.match, deadline=deadline,
+                           calibration_images=args.calibration_images, progress=not args.no_progress, log=noted,
+                           runner=runner, report=reports[-1])
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def resume_text(reports: list[dict]) -> str:
+    """What a run has kept so far and how to resume it, in one line (for an interrupted run)."""
+    parts = [f"{r['experiment']} {r['finished']} of {r['points']} point(s) in {r['csv']}"
+             for r in reports if "points" in r]
+    kept = "kept " + "; ".join(parts) if parts else "no point had finished"
+    return f"{kept}; run the same command again to resume"
+
+
+def format_experiments(result: dict) -> str:
+    if result["action"] == "list":
+        lines = []
+        for exp in result["experiments"]:
+            lines.append(f"{exp['name']} ({len(exp['points'])} points): {exp['description']}")
+            lines += [f"    {label}" for label in exp["points"]]
+        return "\n".join(lines)
+    lines = [f"{r['experiment']}: {r['finished']} of {r['points']} point(s) finished, {r['computed']} computed "
+             f"now: {r['csv']}" for r in result["experiments"]]
+    return "\n".join(lines + [f"{result['seconds']:.1f} s, points run in {result['runner']}"])

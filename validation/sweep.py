@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from aimc._fields import ConfigError
 from aimc.mapping import SliceLayout
 from aimc.results import ResultsCSV, flag, number
 from aimc.scheme import ADC, Scheme
 
+from .cluster import Cluster, open_runner
 from .comparison import TOLERANCE, LayerSpec, compare, scheme_label
 
 __all__ = [
@@ -402,14 +402,12 @@ def sweep_table(path: str | os.PathLike, columns: tuple[str, ...] = CSV_COLUMNS)
     return ResultsCSV(path, ("key",), columns, sort_key=design_order)
 
 
-def _init_worker(threads: int) -> None:
-    torch.set_num_threads(threads)
-    warnings.simplefilter("ignore", RuntimeWarning)
-
-
-def _work(args: tuple[int, SweepPoint, LayerSpec, str]) -> dict[str, Any]:
+def _work(_shared: None, args: tuple[int, SweepPoint, LayerSpec, str]) -> dict[str, Any]:
+    """One point as a task (in this process or on a Dask worker): its row, numbered in the design."""
     index, point, layer, device = args
-    row = run_point(point, layer, device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        row = run_point(point, layer, device)
     row["index"] = index
     return row
 
@@ -427,8 +425,9 @@ def run_sweep(
 ) -> dict[str, Any]:
     """Run (or resume) the sweep into ``out_dir/mvm.csv``; the plots are drawn by :func:`figures_command`.
 
-    Returns :func:`summarize` of the design's points. ``workers`` > 1 runs points in parallel processes
-    (each with ``threads`` torch threads); results do not depend on it (every point has its own seed).
+    Returns :func:`summarize` of the design's points. ``workers`` > 1 runs the points on a local Dask cluster of
+    that many worker processes (:mod:`aimc.validation.cluster`, each point with ``threads`` torch threads);
+    this process writes every row. Results do not depend on it (every point has its own seed).
     ``layer``: default :data:`SWEEP_LAYER`; ``points``: default :func:`sweep_points` ``(quick)``.
     """
     start = time.perf_counter()
@@ -438,7 +437,7 @@ def run_sweep(
     keys = [p.key(layer) for p in points]
     finished = _renumber_finished(table, keys)
     todo = [(i, p, layer, device) for i, (p, k) in enumerate(zip(points, keys)) if k not in finished]
-    _run_points(table, todo, workers, threads, progress)
+    _run_points(table, todo, workers, threads, progress, device)
     stored = table.rows
     summary = summarize([stored[k] for k in keys if k in stored])
     summary.update({"csv": str(table.path), "plots": figures_command(out_dir),
@@ -457,28 +456,19 @@ def _renumber_finished(table: ResultsCSV, keys: list[str]) -> set[str]:
     return finished
 
 
-def _run_points(table: ResultsCSV, todo: list[tuple], workers: int, threads: int, progress: bool) -> None:
-    """Run the points of ``todo``, adding each row to ``table`` as soon as it is finished."""
+def _run_points(table: ResultsCSV, todo: list[tuple], workers: int, threads: int, progress: bool,
+                device: str) -> None:
+    """Run the points of ``todo`` (one task each: this process, or a local Dask cluster of ``workers``), adding
+    each row to ``table`` as soon as it is finished."""
     from tqdm import tqdm
 
+    cluster = Cluster(workers=min(workers, max(1, len(todo))), threads=threads, device=device)
     with tqdm(total=len(todo), desc="validate mvm", unit="point", disable=not progress) as bar:
-        if workers <= 1 or len(todo) <= 1:
-            old = torch.get_num_threads()
-            _init_worker(threads)
-            try:
-                for item in todo:
-                    table.add(_work(item))
-                    bar.update()
-            finally:
-                torch.set_num_threads(old)
+        if not todo:
             return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
-            for future in as_completed([pool.submit(_work, item) for item in todo]):
-                table.add(future.result())
+        with open_runner(cluster) as runner:
+            for _, row in runner.map(_work, todo):
+                table.add(row)
                 bar.update()
 
 

@@ -71,10 +71,10 @@ def _parsers():
     """The argument parser of every command that takes a scheme."""
     parsers = {}
     for name, add in [("estimate", add_estimate_arguments), ("formulas", add_formulas_arguments),
-                      ("simulate", add_simulate_arguments), ("accuracy", add_accuracy_arguments)]:
+                      ("simulate", add_simulate_arguments), ("accuracy", add_accuracy_arguments),
+                      ("diagnostics", diagnostics.add_diagnostics_arguments)]:
         parsers[name] = argparse.ArgumentParser()
         add(parsers[name])
-    parsers["diagnostics"] = diagnostics._parser()
     return parsers
 
 
@@ -128,7 +128,7 @@ def test_bad_scheme_arguments_are_refused_in_one_line_naming_the_flag(tmp_path, 
         "formulas": lambda argv: main(["formulas", *argv]),
         "simulate": lambda argv: main(["simulate", "--trials", "1", *argv]),
         "accuracy": lambda argv: main(["accuracy", "--no-save", *argv]),
-        "diagnostics": lambda argv: diagnostics.main(["--model", "resnet50-cifar10", *argv]),
+        "diagnostics": lambda argv: main(["diagnostics", "--model", "resnet50-cifar10", *argv]),
     }
     for name, command in commands.items():
         for argv, message in bad:

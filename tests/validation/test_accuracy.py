@@ -437,8 +437,3 @@ def test_bad_input_exits_2_with_one_line(extra, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip()
     assert err.startswith("aimc accuracy: error:") and "\n" not in err
     assert not (tmp_path / "aimc_accuracy.csv").exists()
-
-
-def test_experiments_cli_refuses_unknown_names(capsys):
-    assert exps.main(["run", "no-such-experiment", "--model", "resnet50-cifar10"]) == 2
-    assert "unknown experiment" in capsys.readouterr().err

@@ -80,6 +80,17 @@ def test_sweep_writes_resumes_and_summarises(tmp_path, monkeypatch):
     assert again["points"] == 2
 
 
+def test_two_workers_write_the_serial_rows(tmp_path):
+    """--workers 2: the points run on a local Dask cluster, this process writes the rows: the same rows."""
+    timing = ("seconds_theory", "seconds_mc")
+    tables = {}
+    for workers in (1, 2):
+        run_sweep(tmp_path / str(workers), points=_points(), layer=TINY, workers=workers, progress=False)
+        with open(tmp_path / str(workers) / "mvm.csv", newline="") as f:
+            tables[workers] = [{k: v for k, v in row.items() if k not in timing} for row in csv.DictReader(f)]
+    assert len(tables[1]) == 2 and tables[2] == tables[1]
+
+
 def test_failed_point_is_recorded_and_retried(tmp_path, monkeypatch):
     out = tmp_path / "mvm"
 
