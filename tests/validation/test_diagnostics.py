@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from aimc.montecarlo.layers import analog_layers, convert
+from aimc.validation import accuracy
 from aimc.validation.diagnostics import _variations, output_gain, weight_gains
 from torch import nn
 
+from aimc.cli import main
 from aimc.scheme import Scheme
 
 
@@ -90,3 +96,20 @@ def test_offset_bit_slices_under_proportional_error_shift_every_weight():
         biases[slices] = [r["predicted_bias"] for r in rows]
     assert all(b < -3.0 for b in biases[8]), biases  # about -0.4 * 0.1 * 128 = -5 levels
     assert all(abs(b) < 0.5 for b in biases[1]), biases
+
+
+def test_aimc_diagnostics_prints_one_json_line_per_scheme(monkeypatch, capsys):
+    """``aimc diagnostics`` on the tiny network of tiny_reference.py (standing in for a reference model)."""
+    spec = importlib.util.spec_from_file_location("tiny_reference", Path(__file__).with_name("tiny_reference.py"))
+    tiny = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tiny)
+    monkeypatch.setattr(accuracy, "load_network", lambda model, **kw: tiny.tiny_network(model, kw["images"]))
+    argv = ["diagnostics", "--model", "resnet50-cifar10", "--images", "8", "--set", "device.on_off=inf",
+            "--set", "device.programming.model=state_independent", "--set", "device.programming.alpha=0.05",
+            "--vary", "device.clip=range,none", "--json", "--no-progress"]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["device.clip"] for r in rows] == ["range", "none"] and all(r["images"] == 8 for r in rows)
+    # the clipping bias of differential cells at g_min: a gain below 1 with clipping, about 1 without
+    assert rows[0]["weight_gain_mean"] < 0.97 and abs(rows[1]["weight_gain_mean"] - 1) < 0.05, rows
+    assert abs(rows[0]["weight_gain_mean"] - rows[0]["predicted_weight_gain_mean"]) < 0.03
