@@ -76,3 +76,22 @@ def test_the_re_run_adc_sweeps_are_current_and_agree_across_files():
     by_hash = {r["scheme_hash"]: r["accuracies"] for r in rows}
     shared = [r for r in bits if r["scheme_hash"] in by_hash]
     assert len(shared) == 4 and all(by_hash[r["scheme_hash"]] == r["accuracies"] for r in shared)
+
+
+def test_a_committed_row_is_re_run_from_its_file_alone_and_reproduces(capsys, monkeypatch, tmp_path):
+    """validation/results/resnet50-cifar10/accuracy-cpu.csv: one row of aimc accuracy made on the CPU."""
+    from aimc.validation.models import find_shared_dir
+
+    from aimc.cli import main
+
+    try:
+        find_shared_dir()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    monkeypatch.chdir(tmp_path)
+    row_file = RESULTS / "resnet50-cifar10" / "accuracy-cpu.csv"
+    assert main(["accuracy", "--from-row", f"{row_file}:1", "--no-save", "--no-progress", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["from_row"]["reproduced"], result
+    assert result["from_row"]["identity_checked"] == ["model_hash", "data_hash", "calibration_hash"]
+    assert result["accuracies"] == json.loads(read_csv(row_file)[0]["accuracies"])
