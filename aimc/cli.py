@@ -108,6 +108,13 @@ _EXTERNAL = {
         "run_accuracy",
         "format_accuracy",
     ),
+    "predict": (
+        "top-1 accuracy of a network under a scheme from the closed forms, without simulation",
+        "aimc.validation.predictor.cli",
+        "add_predict_arguments",
+        "run_predict",
+        "format_predict",
+    ),
     "experiments": (
         "the paper's accuracy sweeps: list them, run them (resumable; local GPUs/cores or a Dask cluster)",
         "aimc.validation.experiments",

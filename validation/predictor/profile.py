@@ -127,6 +127,15 @@ class Profile:
     def images(self) -> int:
         return len(self.labels)
 
+    def subset(self, indices: np.ndarray | list[int]) -> Profile:
+        """The profile of some of its images (a fixed subset, as ``--images N`` picks it): the per-image
+        responses of those images; the per-layer statistics, averaged over all the images, are kept."""
+        index = np.asarray(indices, dtype=np.int64)
+        per_image = {f.name: getattr(self, f.name)[index] for f in fields(Profile)
+                     if isinstance(getattr(self, f.name), np.ndarray)}
+        injected = {k: v[index] for k, v in self.injected.items()}
+        return Profile(f"{self.key}[{len(index)}]", self.quantisation, self.layers, **per_image, injected=injected)
+
     @property
     def digital_accuracy(self) -> float:
         return float((self.logits.argmax(1) == self.labels).mean())
