@@ -745,6 +745,22 @@ class RowRequest:
     seed: int
     calibration_images: int | None
     row: dict
+    path: str = ""
+    number: int = 0
+
+
+def row_numbers(spec: str) -> tuple[str, list[int]]:
+    """``FILE:ROWS`` as the file and its row numbers (ROWS: ``N``, or a list such as ``1,4-9``; 1 = the first
+    row after the header). ValueError naming ``--from-row`` for anything else."""
+    path, sep, rows = str(spec).rpartition(":")
+    numbers: list[int] = []
+    for part in rows.split(",") if sep else ["?"]:
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()) or int(low) < 1 or int(high or low) < int(low):
+            raise ValueError(f"--from-row: expected FILE:N or FILE:N,M-K with N >= 1 (row numbers after the "
+                             f"header); got {spec!r}")
+        numbers += range(int(low), int(high or low) + 1)
+    return path, numbers
 
 
 def row_request(spec: str) -> RowRequest:
@@ -754,9 +770,9 @@ def row_request(spec: str) -> RowRequest:
     gives its experiment and point, whose scheme is rebuilt from the experiment's definition. Either way the
     scheme must have the row's ``scheme_hash``. ValueError naming ``--from-row`` otherwise.
     """
-    path, sep, number = str(spec).rpartition(":")
-    if not sep or not number.isdigit() or int(number) < 1:
-        raise ValueError(f"--from-row: expected FILE:N with N >= 1 (the row's number after the header); got {spec!r}")
+    path, (number, *more) = row_numbers(spec)
+    if more:
+        raise ValueError(f"--from-row: one row at a time here; got {spec!r}")
     if not Path(path).is_file():
         raise FileNotFoundError(f"--from-row: no such file {path!r}")
     rows = read_csv(path)
@@ -770,7 +786,26 @@ def row_request(spec: str) -> RowRequest:
     calibration_images = row.get("calibration_images", str(CALIBRATION_IMAGES))
     return RowRequest(row["model"], row.get("data") or None, row.get("calibration") or None, scheme,
                       int(row["images"]), int(row["chips"]), int(row["seed"]),
-                      None if calibration_images == "all" else int(calibration_images), row)
+                      None if calibration_images == "all" else int(calibration_images), row, path, number)
+
+
+_RESULT_COLUMNS = ("accuracy_mean", "accuracy_std", "accuracies", "seconds", "baseline_float", "baseline_quantized",
+                   "digital_layers")
+
+
+def replace_row(path: str | os.PathLike, row: dict, result: dict, net: Network, scheme: Scheme) -> None:
+    """Replace ``row`` of the results CSV ``path`` by its re-run ``result``: the row's own columns (its
+    experiment, point, overrides, ...) kept, its result, versions and provenance new, its place in the file
+    kept. The row is found by the experiments' key (experiment, point, ...) or by :data:`KEY_FIELDS`."""
+    from .experiments import POINT_KEY  # the experiments' tables: rows named by experiment and point
+
+    fields = POINT_KEY if row.get("experiment") and row.get("point") else KEY_FIELDS
+    order = {tuple(r.get(f, "") for f in fields): i for i, r in enumerate(read_csv(path))}
+    table = ResultsCSV(path, fields, versioned=True, sort_key=lambda r: order.get(tuple(r.get(f, "") for f in fields),
+                                                                                   len(order)))
+    new = {**row, **{name: result[name] for name in _RESULT_COLUMNS if name in result}, **provenance(net, scheme),
+           "error_message": ""}
+    table.add(new)
 
 
 def _row_scheme(row: dict, where: str) -> Scheme:

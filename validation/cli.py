@@ -7,6 +7,8 @@ Each sub-command is a trio ``add_<name>_arguments(parser)``, ``run_<name>(args) 
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 from pathlib import Path
 
 from aimc.montecarlo.engine import resolve_device
@@ -24,10 +26,13 @@ from aimc.results import (
 from .accuracy import (
     CALIBRATION_IMAGES,
     KEY_FIELDS,
+    RowRequest,
     check_network_arguments,
     load_network,
     network_identity,
+    replace_row,
     result_key,
+    row_numbers,
     row_request,
     run_stored,
 )
@@ -71,10 +76,14 @@ def add_accuracy_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"results CSV, written atomically after every chip; a finished result of the current "
                         f"code is reused, an interrupted one resumed at its first missing chip (default {DEFAULT_CSV})")
     parser.add_argument("--no-save", action="store_true", help="neither read nor write a results CSV")
-    parser.add_argument("--from-row", default=None, metavar="FILE:N",
-                        help="re-run row N (1 = first after the header) of a results CSV from the file alone: its "
-                        "scheme, model, images, chips, seed and calibration; prints whether the numbers reproduce "
-                        "(--data/--calibration may point to a copy of the row's files; their images must hash alike)")
+    parser.add_argument("--from-row", default=None, metavar="FILE:ROWS",
+                        help="re-run rows of a results CSV from the file alone (ROWS: N, or a list such as 1,4-9; "
+                        "1 = the first row after the header): each row's scheme, model, images, chips, seed and "
+                        "calibration; prints whether its numbers reproduce (--data/--calibration may point to a "
+                        "copy of the row's files: the images must hash alike where the row records their hashes)")
+    parser.add_argument("--in-place", action="store_true",
+                        help="with --from-row: replace each re-run row in FILE (its own columns kept, its result, "
+                        "versions and provenance new), to bring stale rows up to the current code")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -89,6 +98,8 @@ def _check_accuracy_arguments(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')}: must be >= 1, got {getattr(args, name)}")
     if args.no_save and args.out is not None:
         raise ValueError("--no-save: cannot be combined with --out (--no-save writes no CSV)")
+    if args.in_place and (args.from_row is None or args.out is not None or args.no_save):
+        raise ValueError("--in-place: needs --from-row, and writes into its file (no --out or --no-save)")
     if args.from_row is not None:
         given = [f"--{n.replace('_', '-')}" for n in _FROM_ROW_CONFLICTS if getattr(args, n) is not None]
         given += ["--set"] if args.set else []
@@ -96,7 +107,9 @@ def _check_accuracy_arguments(args: argparse.Namespace) -> None:
             raise ValueError(f"--from-row: the row names the scheme, model, images, chips, seed and calibration; "
                              f"cannot be combined with {', '.join(given)}")
     resolve_device(args.device)
-    if not args.no_save:
+    if args.in_place:
+        check_output(args.from_row.rpartition(":")[0], "--from-row")
+    elif not args.no_save:
         check_output(args.out or DEFAULT_CSV, "--out")
         _check_accuracy_csv(args.out or DEFAULT_CSV)
 
@@ -111,45 +124,64 @@ def _check_accuracy_csv(path: str) -> None:
         raise ValueError(f"--out: {path!r} is not an aimc accuracy CSV (no model and scheme_hash columns)")
 
 
-def _apply_request(args: argparse.Namespace):
-    """The scheme and its name of this run; with --from-row, the row's request written into ``args``."""
+def _row_args(args: argparse.Namespace, request: RowRequest) -> argparse.Namespace:
+    """The arguments of one re-run row: the row's request, with --data/--calibration where given."""
+    row_args = copy.copy(args)
+    row_args.model, row_args.images, row_args.chips = request.model, request.images, request.chips
+    row_args.seed, row_args.calibration_images = request.seed, request.calibration_images
+    row_args.data = args.data if args.data is not None else request.data
+    row_args.calibration = args.calibration if args.calibration is not None else request.calibration
+    return row_args
+
+
+def run_accuracy(args: argparse.Namespace) -> dict:
+    """Run ``aimc accuracy`` as the arguments say; ValueError/ConfigError/FileNotFoundError on bad input,
+    before any work. With --from-row, every row is read and checked first, then re-run in order (rows that
+    share their network and images load them once)."""
+    _check_accuracy_arguments(args)
     if args.from_row is None:
         args.model = args.model or DEFAULT_MODEL
         args.chips = 1 if args.chips is None else args.chips
         args.seed = 0 if args.seed is None else args.seed
         if args.calibration_images is None:
             args.calibration_images = CALIBRATION_IMAGES
-        return scheme_from_args(args) + (None,)
-    request = row_request(args.from_row)
-    args.model, args.images, args.chips, args.seed = request.model, request.images, request.chips, request.seed
-    args.calibration_images = request.calibration_images
-    args.data = args.data if args.data is not None else request.data
-    args.calibration = args.calibration if args.calibration is not None else request.calibration
-    return request.scheme, request.row.get("scheme") or request.row.get("point") or "row", request
+        scheme, scheme_name = scheme_from_args(args)
+        _check_network(args)
+        return _run_one(args, scheme, scheme_name, None, {})
+    path, numbers = row_numbers(args.from_row)
+    jobs = [(_row_args(args, request), request) for request in (row_request(f"{path}:{n}") for n in numbers)]
+    for row_args, _ in jobs:
+        _check_network(row_args)
+    networks: dict = {}
+    outs = [_run_one(row_args, request.scheme, request.row.get("scheme") or request.row.get("point") or "row",
+                     request, networks) for row_args, request in jobs]
+    if len(outs) == 1:
+        return outs[0]
+    return {"rows": outs, "reproduced": sum(o["from_row"]["reproduced"] for o in outs), "of": len(outs)}
 
 
-def run_accuracy(args: argparse.Namespace) -> dict:
-    """Run ``aimc accuracy`` as the arguments say; ValueError/ConfigError/FileNotFoundError on bad input,
-    before any work."""
-    _check_accuracy_arguments(args)
-    scheme, scheme_name, request = _apply_request(args)
+def _check_network(args: argparse.Namespace) -> None:
     if args.model not in REFERENCE_MODELS and Path(args.model).suffix not in (".pt", ".pth"):
         raise ValueError(f"--model: {args.model!r} is neither a reference model ({', '.join(sorted(REFERENCE_MODELS))}) "
                          "nor a .pt/.pth state dict")
     check_network_arguments(args.model, data=args.data, val_map=args.val_map, calibration=args.calibration,
                             calibration_images=args.calibration_images, images=args.images, seed=args.seed)
-    store = None if args.no_save else ResultsCSV(args.out or DEFAULT_CSV, KEY_FIELDS, versioned=True)
-    net = None
+
+
+def _run_one(args: argparse.Namespace, scheme, scheme_name: str, request: RowRequest | None, networks: dict) -> dict:
+    """One result: computed (or read from --out), or one re-run row (written to --out or, --in-place, to its file)."""
+    store = None if args.no_save or args.in_place else ResultsCSV(args.out or DEFAULT_CSV, KEY_FIELDS, versioned=True)
+    where = (args.model, args.data, args.val_map, args.calibration, args.calibration_images, args.images, args.seed)
 
     def network():
-        nonlocal net
-        if net is None:
-            net = load_network(args.model, data=args.data, val_map=args.val_map, calibration=args.calibration,
-                               calibration_images=args.calibration_images, images=args.images, seed=args.seed,
-                               device=args.device)
-            if request is not None:
-                _check_row_identity(request.row, net)
-        return net
+        if where not in networks:
+            networks.clear()  # one network in memory at a time
+            networks[where] = load_network(args.model, data=args.data, val_map=args.val_map,
+                                           calibration=args.calibration, calibration_images=args.calibration_images,
+                                           images=args.images, seed=args.seed, device=args.device)
+        if request is not None:
+            _check_row_identity(request.row, networks[where])
+        return networks[where]
 
     images = args.images if args.images is not None else len(network().labels)
     key = result_key(args.model, request.data if request else args.data, scheme, images, args.chips, args.seed,
@@ -158,6 +190,8 @@ def run_accuracy(args: argparse.Namespace) -> dict:
                                 batch_size=args.batch_size, progress=not args.no_progress,
                                 description=f"{scheme_name} on {args.model}", extra={"scheme": scheme_name},
                                 reuse=request is None)
+    if args.in_place:
+        replace_row(args.from_row.rpartition(":")[0], request.row, result, network(), scheme)
     out = {
         "model": args.model,
         "scheme": scheme_name,
@@ -178,7 +212,7 @@ def run_accuracy(args: argparse.Namespace) -> dict:
     if store is not None:
         out["csv"] = str(store.path)
     if request is not None:
-        out["from_row"] = _reproduction(args.from_row, request.row, result)
+        out["from_row"] = _reproduction(request, result)
     return out
 
 
@@ -191,13 +225,12 @@ def _check_row_identity(row: dict, net) -> None:
                              f"the row's {row[name]})")
 
 
-def _reproduction(spec: str, row: dict, result: dict) -> dict:
+def _reproduction(request: RowRequest, result: dict) -> dict:
     """The stored numbers of a re-run row beside the new ones, and whether every chip's accuracy is the same."""
-    import json
-
+    row = request.row
     stored = [float(a) for a in json.loads(row.get("accuracies") or "[]")]
     return {
-        "row": spec,
+        "row": f"{request.path}:{request.number}",
         "stored_accuracies": stored,
         "stored_versions": row_versions(row),
         "stored_device": row.get("device", ""),
@@ -207,6 +240,9 @@ def _reproduction(spec: str, row: dict, result: dict) -> dict:
 
 
 def format_accuracy(result: dict) -> str:
+    if "rows" in result:
+        return "\n".join([format_accuracy(row) for row in result["rows"]]
+                         + [f"{result['reproduced']} of {result['of']} rows reproduced exactly"])
     pct = 100.0
     lines = [
         (

@@ -437,3 +437,24 @@ def test_bad_input_exits_2_with_one_line(extra, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip()
     assert err.startswith("aimc accuracy: error:") and "\n" not in err
     assert not (tmp_path / "aimc_accuracy.csv").exists()
+
+
+def test_rows_are_named_by_lists_and_replaced_in_place(tmp_path):
+    assert acc.row_numbers("r.csv:1,4-6") == ("r.csv", [1, 4, 5, 6])
+    for bad in ("r.csv:0", "r.csv:3-1", "r.csv:a", "r.csv"):
+        with pytest.raises(ValueError, match="--from-row"):
+            acc.row_numbers(bad)
+    point = next(p for p in exps.EXPERIMENTS["adc-rows"].points if p.label == "offset rows=72")
+    scheme = exps.EXPERIMENTS["adc-rows"].scheme(point)
+    rows = [{"experiment": "adc-rows", "point": label, "model": "tiny", "images": "16", "seed": "0",
+             "calibration_images": "500", "scheme_hash": acc.scheme_hash(scheme), "chips": "1",
+             "preset": "", "accuracies": "[0.1]", "accuracy_mean": "0.1"} for label in ("a", point.label, "c")]
+    write_csv_atomic(tmp_path / "sweep.csv", rows)
+    net = tiny_network(images=16)
+    result = {"accuracy_mean": 0.5, "accuracy_std": 0.0, "accuracies": [0.5], "seconds": 1.0}
+    acc.replace_row(tmp_path / "sweep.csv", rows[1], result, net, scheme)
+    after = read_csv(tmp_path / "sweep.csv")
+    assert [r["point"] for r in after] == ["a", point.label, "c"]  # its place in the file kept
+    assert after[1]["accuracies"] == "[0.5]" and after[1]["engine_version"] == str(ENGINE_VERSION)
+    assert after[1]["preset"] == "" and Scheme.from_json(after[1]["scheme_json"]) == scheme
+    assert after[0]["accuracies"] == "[0.1]" and after[0]["engine_version"] == ""
