@@ -66,7 +66,7 @@ DEFAULT_RESULTS_DIR = "aimc_results"
 """The folder, relative to the current directory, where long runs write their result files unless told
 otherwise (``--out``); nothing is ever written inside the installed package."""
 
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 """The version of the numbers the simulation gives for one scheme, network, set of images and seed: the Monte
 Carlo engine (:mod:`aimc.montecarlo`), the reference signal path and ADC definitions it runs (:mod:`aimc`),
 and the accuracy path (calibration, chips, baselines: :mod:`aimc.validation.accuracy`). Bump it with every
@@ -77,7 +77,17 @@ outputs on fixed small cases for this version and fails when they change while t
 
 Version 1: the engine as of 2026-12-03, when versions were first recorded (the convolution-native ADC path,
 integer-exact ideal cells, the fused conversion summing integer codes). Rows made before are
-:data:`UNVERSIONED`: the committed results README says which of them a later engine reproduces."""
+:data:`UNVERSIONED`: the committed results README says which of them a later engine reproduces. Later
+versions are listed in :data:`ENGINE_CHANGES`."""
+
+ENGINE_CHANGES: dict[int, tuple[str, str]] = {
+    2: ("device.read_noise.model", ("per-device read noise is drawn only for the devices a read drives (an "
+                                    "undriven device adds exactly 0): the same distribution from another random "
+                                    "stream")),
+}
+"""For each engine version after the first: the scheme field through which a scheme meets the change, and the
+change. A row made by an earlier version (with its ``scheme_json``) stays current when every later change's
+field has its default value in the row's scheme: the change cannot have moved its numbers."""
 
 SCHEME_VERSION = 1
 """The version of what a scheme's JSON means. Bump it when a field keeps its name and value but the hardware
@@ -104,8 +114,26 @@ def row_versions(row: Mapping) -> dict[str, str]:
 
 
 def is_current(row: Mapping) -> bool:
-    """Whether a stored row was made by the code of the current versions."""
-    return row_versions(row) == current_versions()
+    """Whether a stored row holds what the current code would give: made by the current versions, or by an
+    earlier engine version of the same scheme version none of whose later changes (:data:`ENGINE_CHANGES`)
+    touch the row's scheme."""
+    versions = row_versions(row)
+    if versions == current_versions():
+        return True
+    made = int(versions["engine_version"]) if versions["engine_version"].isdigit() else 0
+    if versions["scheme_version"] != str(SCHEME_VERSION) or not row.get("scheme_json") or not 1 <= made < ENGINE_VERSION:
+        return False
+    return not any(_meets(str(row["scheme_json"]), ENGINE_CHANGES[v][0]) for v in range(made + 1, ENGINE_VERSION + 1))
+
+
+def _meets(scheme_json: str, path: str) -> bool:
+    """Whether the scheme (JSON) sets the field ``path`` to something other than its default."""
+    from .scheme import Scheme  # the vocabulary, imported only when an older row is judged
+
+    value, default = json.loads(scheme_json), Scheme().to_dict()
+    for part in path.split("."):
+        value, default = value.get(part) if isinstance(value, dict) else None, default[part]
+    return value != default
 
 
 def set_resume_note(text: str) -> None:

@@ -143,3 +143,16 @@ def test_resume_note_is_what_the_run_last_said():
     assert results.resume_note() == "kept 3 rows in x.csv; the same command resumes"
     results.set_resume_note("")
     assert results.resume_note() == ""
+
+
+def test_a_row_of_an_older_engine_stays_current_unless_a_later_change_touches_its_scheme():
+    from aimc.scheme import Scheme
+
+    plain = Scheme()
+    noisy = plain.with_overrides({"device.read_noise.model": "state_independent", "device.read_noise.alpha": 0.01})
+    made_by_1 = {"engine_version": "1", "scheme_version": str(results.SCHEME_VERSION)}
+    assert results.ENGINE_CHANGES[2][0] == "device.read_noise.model"
+    assert results.is_current({**made_by_1, "scheme_json": plain.to_json()})
+    assert not results.is_current({**made_by_1, "scheme_json": noisy.to_json()})
+    assert not results.is_current(made_by_1)  # without its scheme a row cannot be judged: stale
+    assert not results.is_current({**made_by_1, "scheme_version": "0", "scheme_json": plain.to_json()})
