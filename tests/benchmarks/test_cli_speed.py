@@ -24,7 +24,7 @@ def test_cold_runs_get_empty_caches_and_warm_runs_a_filled_one(tmp_path, monkeyp
         seen.append((cache, cache.exists() and any(cache.iterdir())))
         cache.mkdir(parents=True, exist_ok=True)
         (cache / "entry").write_text("derived")
-        return 0.25 * len(seen)
+        return 0.25 * len(seen), 0.1
 
     monkeypatch.setattr(module, "run_once", fake_run)
     cold = module.measure("estimate", ["estimate"], "cold", 3, tmp_path)
