@@ -253,22 +253,6 @@ class _AnalogBase(nn.Module):
                                        ranges=None, gain=self.gain, block=self.budget)[0])
         return torch.cat(cols).T.contiguous()
 
-    def set_effective_weights(self, w_eff: torch.Tensor | None) -> None:
-        """Replace the programmed chip's W_eff [N, K] (integer-weight units) for the input-linear path, or
-        restore it (``None``): a what-if pass with chosen weights (the accuracy predictor's mean-error and
-        sensitivity passes). Refused unless the layer is input-linear; reset by the next ``program``."""
-        if w_eff is None:
-            self._effective = self._effective_split = None
-            return
-        if not self.input_linear:
-            raise RuntimeError(f"{self.name or 'analog layer'}: chosen effective weights need an input-linear "
-                               "layer (no ADC, no read noise, no wire resistance)")
-        if tuple(w_eff.shape) != tuple(self.w_int.shape):
-            raise ValueError(f"{self.name or 'analog layer'}: effective weights must have shape "
-                             f"{list(self.w_int.shape)}, got {list(w_eff.shape)}")
-        self._effective = w_eff.to(device=self.w_int.device, dtype=self.dtype).contiguous()
-        self._effective_split = None
-
     def reset_stats(self) -> None:
         self.stats = {}
 

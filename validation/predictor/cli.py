@@ -102,8 +102,8 @@ def format_predict(result: dict) -> str:
     pct = 100.0
     loss = result["baseline_quantized"] - result["accuracy_predicted"]
     lines = [
-        f"{result['model']}, {result['scheme']}: predicted top-1 {pct * result['accuracy_predicted']:.2f} % "
-        f"+- {pct * result['accuracy_spread']:.2f} % (chip to chip), {result['images']} images",
+        (f"{result['model']}, {result['scheme']}: predicted top-1 {pct * result['accuracy_predicted']:.2f} % "
+         f"+- {pct * result['accuracy_spread']:.2f} % (chip to chip), {result['images']} images"),
         f"  digital quantised {pct * result['baseline_quantized']:.2f} %   predicted loss {pct * loss:.2f} points",
         "  loss by source    " + ", ".join(f"{k} {pct * v:.2f}" for k, v in result["by_source"].items()),
         "  worst layers      " + ", ".join(f"{k} {pct * v:.2f}" for k, v in result["by_layer"].items()),

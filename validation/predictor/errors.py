@@ -5,10 +5,13 @@ For every weight value w in [-M, M] the closed forms give the decoded weight's e
 conversion's weight in the recombination): its mean beta(w) (the same on every chip) and its variance
 f(w) (from chip to chip), and the read-noise variance r(w) per unit of input-slice power. A layer then has
 
-* ``gain``: the least-squares gain of the mean error on the ideal output, gamma = sum beta(w) w P(w) /
-  sum w^2 P(w), P(w) the input power of the weights of value w (the clipping shrink of a differential pair);
-* ``residual``: the rest of the mean error, beta(w) - gamma w, a fixed weight perturbation, as a variance per
-  weight weighed by how much the margin responds to weights of each value (``weight_sensitivity``);
+* ``gain`` and ``common_shift``: the least-squares fit beta(w) ~ gamma w + mu, P(w) the input power of the
+  weights of value w as weights: a gain on the ideal output (the clipping shrink of a differential pair),
+  and a shift of every weight by mu, which moves every output by mu times its input total (the clipping
+  of offset cells near Gmax), the response a shared column's mean error has too;
+* ``residual``: the rest of the mean error, beta(w) - gamma w - mu, a fixed weight perturbation, as a
+  variance per weight weighed by how much the margin responds to weights of each value
+  (``weight_sensitivity``);
 * ``frozen``: the chip-to-chip variance f(w), weighed the same way;
 * ``output``: the variance added to every output (read noise, fresh at every read; the ADC's rounding and
   clipping, and the first-order wire resistance's residual, the same on every chip), weighed by the
@@ -81,6 +84,10 @@ def check_predictable(scheme: Scheme, profile: Profile) -> None:
             raise ValueError(f"{path}: the predictor's one-time step was measured for {want}; got {have} "
                              "(measure it again with this quantisation)")
     layout = SliceLayout.from_scheme(scheme)
+    grouped = next((layer.name for layer in profile.layers if layer.groups > 1), None)
+    if grouped and (scheme.adc.bits > 0 or scheme.parasitics.r > 0):
+        raise ValueError(f"adc.bits: the predictor's sampled conversions do not cover grouped convolutions "
+                         f"({grouped}); allowed without an ADC or wire resistance (simulate with aimc accuracy)")
     if layout.shared and scheme.array.columns != GROUP:
         raise ValueError(f"array.columns: the predictor measures shared-column (unit column) responses for "
                          f"arrays of {GROUP} columns; allowed: {GROUP} with mapping.offset unit_column")
@@ -178,22 +185,33 @@ def scheme_errors(profile: Profile, scheme: Scheme, histograms: list[LayerHistog
     return out
 
 
+def _gain_and_shift(beta: np.ndarray, values: np.ndarray, power: np.ndarray) -> tuple[float, float]:
+    """The least-squares gain and uniform shift of a mean error beta(w) = gain w + shift + rest, each weight
+    weighed by its input's power: the parts of a systematic error that act on the whole layer coherently
+    (the output scaled; every output moved by shift x the input total)."""
+    a = np.array([[values**2 @ power, values @ power], [values @ power, power.sum()]])
+    if abs(np.linalg.det(a)) <= 1e-12 * max(abs(a[0, 0] * a[1, 1]), 1e-300):
+        return 0.0, 0.0
+    gain, shift = np.linalg.solve(a, np.array([(beta * values) @ power, beta @ power]))
+    return float(gain), float(shift)
+
+
 def _frozen_terms(e: LayerError, t: WeightTables, h: LayerHistograms, values: np.ndarray, keep: np.ndarray):
-    """gain, residual and frozen variance, attributed stage by stage (each stage's change). The ADC lets
-    ``keep`` of slice k's analog variance through; the residual (an error of a few levels, noise-like
-    across outputs) by the frozen-variance-weighted mean of ``keep``; the gain (proportional to the signal)
-    is not rounded away."""
-    power = float((values**2) @ h.input_power)
+    """gain, uniform shift, residual and frozen variance, attributed stage by stage (each stage's change).
+    The ADC lets ``keep`` of slice k's analog variance through; the residual (an error of a few levels,
+    noise-like across outputs) by the frozen-variance-weighted mean of ``keep``; the gain and the shift
+    (coherent over the layer, as large as the signal) are not rounded away."""
     sens = max(float(h.sensitivity.sum()), 1e-300)
-    previous = {"gain": 0.0, "residual": 0.0, "frozen": 0.0}
+    previous = {"gain": 0.0, "common_shift": 0.0, "residual": 0.0, "frozen": 0.0}
     for stage in FROZEN:
         beta = t.bias[stage].sum(0)
-        gain = float((beta * values) @ h.input_power) / power if power > 0 else 0.0
+        gain, shift = _gain_and_shift(beta, values, h.input_power)
         per_slice = t.var[stage] @ h.sensitivity / sens  # [S]
         mean_keep = float(keep @ per_slice / per_slice.sum()) if per_slice.sum() > 0 else float(keep.mean())
         now = {
             "gain": gain,
-            "residual": mean_keep * float(((beta - gain * values) ** 2) @ h.sensitivity) / sens,
+            "common_shift": shift,
+            "residual": mean_keep * float(((beta - gain * values - shift) ** 2) @ h.sensitivity) / sens,
             "frozen": float(keep @ per_slice),
         }
         for term, value in now.items():

@@ -241,7 +241,8 @@ class _Accumulators:
             input_power=np.bincount(values, rows["row_square"][index].ravel(), count),
             read_weight={b: np.bincount(values, (channel[:, None] * p[index]).ravel(), count)
                          for b, p in powers.items()},
-            input_total=float(s["input_total"]) / vectors, columns=columns,
+            input_total=float(s["input_total"]) / vectors, weight_rms=float(np.sqrt(np.mean(w.astype(np.float64) ** 2))),
+            columns=columns,
             column_weights=w[columns].astype(np.int8 if self.m <= 127 else np.int16), samples=samples,
         )
 
@@ -334,7 +335,7 @@ def _injections(model, layers: list[DigitalLayer], net: Network, profile: Profil
                 batch_size: int, bar) -> dict[str, np.ndarray]:
     """Tracked logits and top-1 of every test image under error injected in all layers at once."""
     out: dict[str, np.ndarray] = {}
-    rms_w = [float(layer.w_int.pow(2).mean().sqrt()) for layer in layers]
+    rms_w = [p.weight_rms for p in profile.layers]
     rms_y = [torch.as_tensor(p.output_power, dtype=torch.float32, device=net.device).sqrt()
              for p in profile.layers]
     for li_level, level in enumerate(WEIGHT_LEVELS):
@@ -352,14 +353,26 @@ def _injections(model, layers: list[DigitalLayer], net: Network, profile: Profil
                 layer.perturb = _output_noise(level * rms_y[li], gen)
             out.update(_pass(model, net, profile, f"output/{level:g}/{draw}", batch_size))
             bar.update(1)
-    for gain in GAINS:
-        for layer in layers:
-            layer.perturb = _gain(gain)
-        out.update(_pass(model, net, profile, f"gain/{gain:g}/0", batch_size))
-        bar.update(1)
+    out.update(gain_passes(model, layers, net, profile, batch_size, bar))
     for layer in layers:
         layer.perturb = None
     out.update(_partial_injections(model, layers, net, profile, rms_w, batch_size, bar))
+    return out
+
+
+@torch.no_grad()
+def gain_passes(model, layers: list[DigitalLayer], net: Network, profile: Profile, batch_size: int,
+                bar=None) -> dict[str, np.ndarray]:
+    """The uniform-gain injections, every logit kept: a gain can hand the top-1 to any class."""
+    out: dict[str, np.ndarray] = {}
+    for gain in GAINS:
+        for layer in layers:
+            layer.perturb = _gain(gain)
+        out.update(_pass(model, net, profile, f"gain/{gain:g}/0", batch_size, full=True))
+        if bar is not None:
+            bar.update(1)
+    for layer in layers:
+        layer.perturb = None
     return out
 
 
@@ -404,14 +417,21 @@ def _gain(gain: float):
     return lambda layer, y: y * gain
 
 
-def _pass(model, net: Network, profile: Profile, name: str, batch_size: int) -> dict[str, np.ndarray]:
-    tracked, correct, start = [], [], 0
+def _pass(model, net: Network, profile: Profile, name: str, batch_size: int, full: bool = False
+          ) -> dict[str, np.ndarray]:
+    """One pass over the test images: the tracked logits and the top-1 of each (and every logit if ``full``)."""
+    tracked, correct, every, start = [], [], [], 0
     for batch, labels in _batches(net, batch_size):
         logits = model(batch)
         rows = torch.as_tensor(profile.tracked[start : start + len(labels)], device=logits.device)
         tracked.append(logits.gather(1, rows).float().cpu())
         correct.append((logits.argmax(1) == labels).cpu())
+        if full:
+            every.append(logits.float().cpu())
         start += len(labels)
     if not math.isfinite(float(torch.cat(tracked).abs().max())):
         raise RuntimeError(f"predictor profile: the injection {name} made the logits non-finite")
-    return {name: torch.cat(tracked).numpy().astype(np.float16), f"{name}/correct": torch.cat(correct).numpy()}
+    out = {name: torch.cat(tracked).numpy().astype(np.float16), f"{name}/correct": torch.cat(correct).numpy()}
+    if full:
+        out[f"{name}/logits"] = torch.cat(every).numpy().astype(np.float16)
+    return out

@@ -47,7 +47,7 @@ from .network import Quantisation
 __all__ = ["GROUP", "PROFILE_VERSION", "RIVALS", "LayerProfile", "Profile", "cache_dir", "load", "pair_index",
            "profile_key", "save"]
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
 """Bump when what is measured, or how, changes: a cached profile of another version is measured again."""
 RIVALS = 3
 """Tracked rivals per image besides its label: the strongest logits of the digital network."""
@@ -63,7 +63,7 @@ SLICE_BITS = (1, 2, 4)
 """Input slice widths whose moments are kept (0, the whole input, is the second moment)."""
 WEIGHT_LEVELS = (0.05, 0.1, 0.2, 0.4)
 OUTPUT_LEVELS = (0.05, 0.1, 0.2, 0.4)
-GAINS = (0.95, 0.9, 0.8, 0.65, 1.05)
+GAINS = (0.65, 0.8, 0.9, 0.92, 0.94, 0.96, 0.98, 1.02, 1.05)
 DRAWS = 3
 """Injection passes: relative frozen weight noise (std a fraction of each layer's rms integer weight),
 relative output noise (a fraction of each channel's rms output), uniform gains; draws per noise level."""
@@ -91,6 +91,7 @@ class LayerProfile:
     read_weight: dict[int, np.ndarray]  # s -> [W]: sum over the weights of value w of channel_sensitivity_c
     # times E[sum_t 4^(s t) x_t^2] (s = 0: E[x_k^2]): how read noise on those weights reaches the margin
     input_total: float  # E[sum_k x_k] per output position
+    weight_rms: float  # rms of the layer's integer weights (the scale of the injected weight noise)
     columns: np.ndarray  # [C] output channels whose weights are kept (for the ADC's sampled conversions)
     column_weights: np.ndarray  # [C, K] their integer weights (int16)
     samples: np.ndarray  # [SAMPLES, K] calibration input codes (uint8, int8 for signed inputs)
@@ -121,7 +122,8 @@ class Profile:
     common_gain: np.ndarray  # [I, L, 1 + RIVALS]
     projection: np.ndarray  # [I, L, PROJECTIONS]
     injected: dict[str, np.ndarray] = field(default_factory=dict)
-    """'weight/0.1/2': tracked logits [I, 1 + RIVALS] under that injection; 'weight/0.1/2/correct': top-1."""
+    """'weight/0.1/2': tracked logits [I, 1 + RIVALS] under that injection; 'weight/0.1/2/correct': top-1;
+    'gain/0.9/0/logits': every logit [I, classes] under a uniform gain (float16)."""
 
     @property
     def images(self) -> int:
