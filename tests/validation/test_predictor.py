@@ -3,18 +3,20 @@ cache, the direction of every error source, and its prediction against device-le
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
-from aimc import Scheme
 from aimc.validation.accuracy import Network, accuracy_for_scheme, convert_network, quantized_scheme
 from aimc.validation.predictor import measure as measure_module
 from aimc.validation.predictor.compounding import calibrate
 from aimc.validation.predictor.core import predict
 from aimc.validation.predictor.measure import load_or_measure, measure
 from aimc.validation.predictor.network import Quantisation, digital_layers, digital_network
+from torch import nn
+
+from aimc import Scheme
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
@@ -152,7 +154,7 @@ def test_more_error_lowers_the_prediction(profile, compounding):
     accuracies = [predict(profile, Scheme().with_overrides({
         "adc.bits": 0, "device.programming.model": "state_independent", "device.programming.alpha": a}),
         compounding).accuracy for a in (0.02, 0.04, 0.08, 0.16)]
-    assert all(b < a for a, b in zip(accuracies, accuracies[1:], strict=False))
+    assert all(b < a for a, b in itertools.pairwise(accuracies))
     assert accuracies[-1] < accuracies[0] - 0.05
 
 
