@@ -122,8 +122,13 @@ class SliceLayout:
 
 
 def _exact(value: float) -> Fraction:
-    """A float as the simple fraction it stands for (1e-7 as 1/10^7), for exact symbolic coefficients."""
-    return Fraction(value).limit_denominator(10**12)
+    """A float as the simple fraction it stands for (1e-7 as 1/10^7), for exact symbolic coefficients.
+
+    The simple fraction is taken only when it rounds back to the same float: g_min = 1 / 1.0000000000000002
+    would otherwise become exactly 1 and turn 1 - g_min into a division by zero.
+    """
+    simple = Fraction(value).limit_denominator(10**12)
+    return simple if float(simple) == value else Fraction(value)
 
 
 @lru_cache(maxsize=512)

@@ -12,7 +12,7 @@ import string
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aimc.cli import main
@@ -94,11 +94,16 @@ def check_outcome(command: str, code: int, out: str, err: str) -> None:
         assert len(lines) == 1 and lines[0].startswith(f"aimc {command}: error: "), err
 
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+"""Derandomised so that a run on a clean checkout is reproducible; the cases random runs found are kept below."""
+NEAR_ONE_ON_OFF = [("device.on_off", "1.0000000000000002")]
+"""Found by a random run: g_min one ulp below 1 once made the exact symbolic 1 - g_min zero."""
 
 
 @FUZZ
 @given(sets=st.one_of(SETS, IN_RANGE_SETS))
+@example(sets=NEAR_ONE_ON_OFF)
 def test_estimate_with_random_settings(tmp_path_factory, sets):
     layer = _layer(tmp_path_factory.mktemp("layer"))
     argv = ["estimate", "--layer", str(layer), "--json", "--no-progress"]
@@ -106,8 +111,10 @@ def test_estimate_with_random_settings(tmp_path_factory, sets):
     check_outcome("estimate", *run(argv))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sets=st.one_of(SETS, IN_RANGE_SETS))
+@example(sets=NEAR_ONE_ON_OFF)
 def test_simulate_with_random_settings(tmp_path_factory, sets):
     layer = _layer(tmp_path_factory.mktemp("layer"))
     argv = ["simulate", "--layer", str(layer), "--json", "--trials", "2"]
