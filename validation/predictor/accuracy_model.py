@@ -35,6 +35,10 @@ DRAWS = 32
 """Random draws per image of its tracked logits."""
 UNTRACKED = 32
 """Untracked classes per image treated one by one (by decreasing logit); the rest as one lump."""
+CERTAIN = 1e-4
+"""An image's correct probability this close to 0 or 1 has no slope for the chip-to-chip spread."""
+SAFE = 6.0
+"""Standard deviations between a label draw and the strongest untracked class beyond which it cannot lose."""
 KAPPA_RANGE = 100.0
 """The largest compounding factor extrapolated beyond the strongest injection."""
 
@@ -146,36 +150,55 @@ def _draws(tracked: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((DRAWS, tracked))
 
 
-def _untracked(profile: Profile, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def _untracked(tracked: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """(the UNTRACKED strongest other logits [I, U], the mean of the rest [I], how many the rest are)."""
     others = logits.copy()
-    np.put_along_axis(others, profile.tracked, -np.inf, axis=1)
-    others = -np.sort(-others, axis=1)[:, : logits.shape[1] - profile.tracked.shape[1]]
+    np.put_along_axis(others, tracked, -np.inf, axis=1)
+    others = -np.sort(-others, axis=1)[:, : logits.shape[1] - tracked.shape[1]]
     top = others[:, :UNTRACKED]
     rest = others[:, UNTRACKED:]
     return top, (rest.mean(1) if rest.shape[1] else np.zeros(len(top))), rest.shape[1]
 
 
-def correct_probability(profile: Profile, logits: np.ndarray, extra: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """P(the label's logit is the largest) per image [I], for every logit's mean [I, classes], the tracked
-    logits' further shift [I, A] and covariance [I, A, A] (module doc)."""
-    tracked = profile.tracked.shape[1]
-    z = np.take_along_axis(logits, profile.tracked, axis=1) + extra  # [I, A]
+def correct_probability(index: np.ndarray, logits: np.ndarray, extra: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """P(the label's logit is the largest) per image [I], for the tracked classes ``index`` [I, A] (the
+    label first: a profile's ``tracked``), every logit's mean [I, classes], the tracked logits' further shift
+    [I, A] and covariance [I, A, A] (module doc)."""
+    tracked = index.shape[1]
+    z = np.take_along_axis(logits, index, axis=1) + extra  # [I, A]
     chol = np.linalg.cholesky(cov + 1e-12 * np.eye(tracked) * (1 + np.trace(cov, axis1=1, axis2=2))[:, None, None])
     draws = z[:, None, :] + np.einsum("rb,iab->ira", _draws(tracked), chol)  # [I, R, A]
     label = draws[..., 0]
     wins = label > draws[..., 1:].max(-1) if tracked > 1 else np.ones_like(label, dtype=bool)
-    top, rest_mean, rest = _untracked(profile, logits)
+    top, rest_mean, rest = _untracked(index, logits)
     if top.shape[1] == 0:
         return wins.mean(1)
     shift = extra[:, 1:].mean(1) if tracked > 1 else np.zeros(len(z))
     sigma = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2)[:, 1:].mean(1), 0.0)) if tracked > 1 else \
         np.zeros(len(z))
+    below = np.ones(label.shape)
+    # Only images whose lowest label draw comes within SAFE standard deviations of an untracked class can lose
+    # to one (beyond it each factor is 1 to 1e-9): the others skip the costly per-class terms.
+    near = label.min(1) - top[:, 0] - shift < SAFE * sigma
+    if near.any():
+        below[near] = _untracked_factor(label[near], top[near], rest_mean[near], rest, shift[near], sigma[near])
+    return (wins * below).mean(1)
+
+
+def _untracked_factor(label: np.ndarray, top: np.ndarray, rest_mean: np.ndarray, rest: int, shift: np.ndarray,
+                      sigma: np.ndarray) -> np.ndarray:
+    """P(every untracked class stays below each label draw) [I, R]: the UNTRACKED one by one, the rest lumped."""
     gap = label[:, :, None] - (top + shift[:, None])[:, None, :]  # [I, R, U]
-    log_below = _log_below(gap, sigma[:, None, None]).sum(-1)
+    below = _below(gap, sigma[:, None, None]).prod(-1)  # Phi itself, not its log: three times faster
     if rest:
-        log_below += rest * _log_below(label - (rest_mean + shift)[:, None], sigma[:, None])
-    return (wins * np.exp(log_below)).mean(1)
+        below *= np.exp(rest * _log_below(label - (rest_mean + shift)[:, None], sigma[:, None]))
+    return below
+
+
+def _below(gap: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """P(a class's noisy logit stays below the label's) for gap = label - its mean logit."""
+    ratio = gap / np.maximum(sigma, 1e-300)  # no noise: a step at the label's logit
+    return special.ndtr(ratio, out=ratio)
 
 
 def _log_below(gap: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -198,7 +221,7 @@ def kappas(profile: Profile, errors: list[LayerError], c: Compounding | None) ->
 def predict_from_errors(profile: Profile, errors: list[LayerError], c: Compounding | None = None) -> Prediction:
     """The predicted top-1 (mean over images), its chip-to-chip spread and the attribution of the loss."""
     logits, extra, cov = logit_moments(profile, errors, c)
-    per_image = correct_probability(profile, logits, extra, cov)
+    per_image = correct_probability(profile.tracked, logits, extra, cov)
     accuracy = float(per_image.mean())
     kappa_weight, kappa_output = kappas(profile, errors, c)
     spread = _spread(profile, errors, (logits, extra, cov), per_image, kappa_weight)
@@ -211,14 +234,27 @@ def predict_from_errors(profile: Profile, errors: list[LayerError], c: Compoundi
                       {k: v / profile.images for k, v in raw.items()})
 
 
+def _margin_slope(profile: Profile, moments: tuple, per_image: np.ndarray) -> np.ndarray:
+    """dP_i / dm_i [I] by a forward difference of a quarter margin standard deviation; zero for the images
+    whose outcome is certain either way (P within CERTAIN of 0 or 1), which a shift of the margin cannot move."""
+    logits, extra, cov = moments
+    slope = np.zeros(len(per_image))
+    active = np.flatnonzero((per_image > CERTAIN) & (per_image < 1 - CERTAIN))
+    if not len(active):
+        return slope
+    c = cov[active]
+    step = 0.25 * np.sqrt(np.maximum(c[:, 0, 0] + c[:, 1, 1] - 2 * c[:, 0, 1], 1e-12))
+    shifted = extra[active].copy()
+    shifted[:, 0] += step
+    moved = correct_probability(profile.tracked[active], logits[active], shifted, c)
+    slope[active] = (moved - per_image[active]) / step
+    return slope
+
+
 def _spread(profile: Profile, errors: list[LayerError], moments: tuple, per_image: np.ndarray,
             kappa: float) -> float:
     """Chip-to-chip standard deviation of the accuracy (module doc)."""
-    logits, extra, cov = moments
-    step = 0.25 * np.sqrt(np.maximum(cov[:, 0, 0] + cov[:, 1, 1] - 2 * cov[:, 0, 1], 1e-12))
-    shifted = extra.copy()
-    shifted[:, 0] += step
-    slope = (correct_probability(profile, logits, shifted, cov) - per_image) / step  # dP_i / dm_i
+    slope = _margin_slope(profile, moments, per_image)
     frozen = np.array([e.frozen + e.common for e in errors])
     r = profile.projection.shape[2]
     shared = np.einsum("i,ilr->lr", slope, profile.projection) / len(per_image)  # [L, R]

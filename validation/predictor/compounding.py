@@ -71,7 +71,7 @@ def _solve(profile: Profile, errors: list[LayerError], target: float) -> float:
     low, high = -4.0, 4.0
     for _ in range(14):
         mid = (low + high) / 2
-        predicted = float(correct_probability(profile, logits, extra, np.exp(mid) * cov).mean())
+        predicted = float(correct_probability(profile.tracked, logits, extra, np.exp(mid) * cov).mean())
         low, high = (mid, high) if predicted > target else (low, mid)
     return float(np.exp((low + high) / 2))
 

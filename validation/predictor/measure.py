@@ -18,6 +18,8 @@ from .profile import (
     DRAWS,
     GAINS,
     GROUP,
+    LARGE_OUTPUT_LEVELS,
+    LARGE_WEIGHT_LEVELS,
     OUTPUT_LEVELS,
     PARTIAL_DRAWS,
     PARTIAL_GAIN,
@@ -84,7 +86,8 @@ def measure(net: Network, q: Quantisation, *, batch_size: int = 64, progress: bo
 
 
 def _steps(net: Network, batch_size: int, injections: bool) -> int:
-    passes = (len(WEIGHT_LEVELS) + len(OUTPUT_LEVELS)) * DRAWS + len(GAINS) + 3 * PARTIAL_DRAWS if injections else 0
+    passes = ((len(WEIGHT_LEVELS) + len(OUTPUT_LEVELS)) * DRAWS + len(LARGE_WEIGHT_LEVELS) + len(LARGE_OUTPUT_LEVELS)
+              + len(GAINS) + 3 * PARTIAL_DRAWS) if injections else 0
     return -(-len(net.labels) // batch_size) + 1 + passes
 
 
@@ -353,10 +356,30 @@ def _injections(model, layers: list[DigitalLayer], net: Network, profile: Profil
                 layer.perturb = _output_noise(level * rms_y[li], gen)
             out.update(_pass(model, net, profile, f"output/{level:g}/{draw}", batch_size))
             bar.update(1)
+    out.update(_large_injections(model, layers, net, profile, rms_w, rms_y, batch_size, bar))
     out.update(gain_passes(model, layers, net, profile, batch_size, bar))
     for layer in layers:
         layer.perturb = None
     out.update(_partial_injections(model, layers, net, profile, rms_w, batch_size, bar))
+    return out
+
+
+def _large_injections(model, layers, net, profile, rms_w, rms_y, batch_size, bar) -> dict[str, np.ndarray]:
+    """The large weight- and output-noise levels, one draw each (seeded by the level in tenths)."""
+    out: dict[str, np.ndarray] = {}
+    for level in LARGE_WEIGHT_LEVELS:
+        for li, layer in enumerate(layers):
+            layer.weights = layer.w_int + level * rms_w[li] * _normal(layer.w_int, _seed(5, round(level * 10), 0, li))
+        out.update(_pass(model, net, profile, f"weight/{level:g}/0", batch_size))
+        bar.update(1)
+    for layer in layers:
+        layer.weights = None
+    for level in LARGE_OUTPUT_LEVELS:
+        gen = torch.Generator(device=net.device).manual_seed(_seed(6, round(level * 10), 0, 0))
+        for li, layer in enumerate(layers):
+            layer.perturb = _output_noise(level * rms_y[li], gen)
+        out.update(_pass(model, net, profile, f"output/{level:g}/0", batch_size))
+        bar.update(1)
     return out
 
 

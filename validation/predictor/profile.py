@@ -67,6 +67,10 @@ GAINS = (0.65, 0.8, 0.9, 0.92, 0.94, 0.96, 0.98, 1.02, 1.05)
 DRAWS = 3
 """Injection passes: relative frozen weight noise (std a fraction of each layer's rms integer weight),
 relative output noise (a fraction of each channel's rms output), uniform gains; draws per noise level."""
+LARGE_WEIGHT_LEVELS = (0.6, 0.8, 1.2)
+LARGE_OUTPUT_LEVELS = (0.6, 0.8)
+"""Large injections, one draw each (their loss is tens of standard errors): the compounding of the errors
+that collapse a network, beyond the range the small levels resolve."""
 PARTIAL_LEVEL, PARTIAL_GAIN, PARTIAL_DRAWS = 0.2, 0.9, 2
 """Partial injections: weight noise of this level on half of the layers, or on all under this gain."""
 
@@ -175,7 +179,8 @@ def profile_key(net: Network, q: Quantisation) -> str:
     """The cache key: the weights, the test and calibration images and labels, the quantisation, the version."""
     weights = _digest(*(t for _, t in sorted(net.model.state_dict().items())))
     return _digest(weights, net.images, net.labels, net.calibration, q, PROFILE_VERSION, RIVALS, GROUP,
-                   SAMPLES, PROJECTIONS, COLUMNS, WEIGHT_LEVELS, OUTPUT_LEVELS, GAINS, DRAWS, PARTIAL_LEVEL,
+                   SAMPLES, PROJECTIONS, COLUMNS, WEIGHT_LEVELS, OUTPUT_LEVELS, GAINS, DRAWS, LARGE_WEIGHT_LEVELS,
+                   LARGE_OUTPUT_LEVELS, PARTIAL_LEVEL,
                    PARTIAL_GAIN, PARTIAL_DRAWS)
 
 
