@@ -782,7 +782,7 @@ def row_request(spec: str) -> RowRequest:
     missing = [c for c in ("model", "scheme_hash", "images", "chips", "seed") if not row.get(c)]
     if missing:
         raise ValueError(f"--from-row: row {number} of {path} lacks {', '.join(missing)}: not an accuracy result")
-    scheme = _row_scheme(row, f"row {number} of {path}")
+    scheme = row_scheme(row, f"row {number} of {path}")
     calibration_images = row.get("calibration_images", str(CALIBRATION_IMAGES))
     return RowRequest(row["model"], row.get("data") or None, row.get("calibration") or None, scheme,
                       int(row["images"]), int(row["chips"]), int(row["seed"]),
@@ -808,7 +808,9 @@ def replace_row(path: str | os.PathLike, row: dict, result: dict, net: Network, 
     table.add(new)
 
 
-def _row_scheme(row: dict, where: str) -> Scheme:
+def row_scheme(row: dict, where: str, flag: str = "--from-row") -> Scheme:
+    """The scheme of a stored result row (its ``scheme_json``, or its experiment's definition), checked
+    against the row's ``scheme_hash``; ValueError naming ``flag`` and ``where`` otherwise."""
     if row.get("scheme_json"):
         scheme = Scheme.from_json(row["scheme_json"])
     elif row.get("experiment") and row.get("point"):
@@ -816,8 +818,8 @@ def _row_scheme(row: dict, where: str) -> Scheme:
 
         scheme = point_scheme(f"{row['experiment']}/{row['point']}")
     else:
-        raise ValueError(f"--from-row: {where} holds neither scheme_json nor an experiment and point")
+        raise ValueError(f"{flag}: {where} holds neither scheme_json nor an experiment and point")
     if scheme_hash(scheme) != row["scheme_hash"]:
-        raise ValueError(f"--from-row: {where} has scheme hash {row['scheme_hash']}, but its scheme hashes to "
+        raise ValueError(f"{flag}: {where} has scheme hash {row['scheme_hash']}, but its scheme hashes to "
                          f"{scheme_hash(scheme)} (the experiment's definition changed since the row was made)")
     return scheme

@@ -287,10 +287,17 @@ __all__ += ["add_validate_arguments", "format_validation", "run_validate"]
 
 
 def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", choices=("mvm", "conformance"),
+    parser.add_argument("target", choices=("mvm", "conformance", "predictor"),
                         help="mvm: the published sweep (theory vs Monte Carlo: a CSV and a summary; the plots are "
                         "aimc figures mvm_identity mvm_regimes); conformance: every registered option of the "
-                        "vocabulary, one check each")
+                        "vocabulary, one check each; predictor: aimc predict against every simulated accuracy "
+                        "of --results")
+    parser.add_argument("--model", default="resnet50-tinyimagenet",
+                        help="predictor: the model whose sweeps are compared (default resnet50-tinyimagenet)")
+    parser.add_argument("--data", default=None, help="predictor: the model's test images, for a model file")
+    parser.add_argument("--results", default=DEFAULT_RESULTS_DIR,
+                        help=f"predictor: the folder aimc experiments wrote (<results>/<model>/*.csv; default "
+                        f"{DEFAULT_RESULTS_DIR})")
     parser.add_argument("--quick", action="store_true", help="a small subset (the CI subset for conformance)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help=f"results folder; a rerun resumes, skipping finished points (default "
@@ -315,6 +322,12 @@ def run_validate(args: argparse.Namespace) -> dict:
     resolve_device(args.device)
     out = args.out or str(Path(DEFAULT_RESULTS_DIR) / args.target)
     check_output(out, "--out", folder=True)
+    if args.target == "predictor":
+        from .predictor.validate import run_predictor_validation
+
+        return {"target": "predictor", **run_predictor_validation(
+            args.model, Path(args.results), Path(out), data=args.data, device=args.device,
+            progress=not args.no_progress)}
     set_resume_note(f"every finished {'case' if args.target == 'conformance' else 'point'} is kept in {out}; the "
                     "same command resumes, skipping them")
     if args.target == "conformance":
@@ -333,4 +346,8 @@ def format_validation(result: dict) -> str:
     from .conformance import format_conformance
     from .sweep import format_summary
 
+    if result.get("target") == "predictor":
+        from .predictor.validate import format_predictor_validation
+
+        return format_predictor_validation(result)
     return format_conformance(result) if result.get("target") == "conformance" else format_summary(result)

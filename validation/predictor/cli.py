@@ -17,9 +17,12 @@ from aimc.cli_common import add_scheme_arguments, scheme_from_args
 
 from ..accuracy import CALIBRATION_IMAGES, check_network_arguments, load_network
 from ..models import REFERENCE_MODELS
-from .core import predict
+from .accuracy_model import predict_from_errors
+from .compounding import load_or_calibrate
+from .core import layer_errors
 from .measure import load_or_measure
 from .network import Quantisation
+from .validate import reason
 
 __all__ = ["add_predict_arguments", "format_predict", "run_predict"]
 
@@ -63,35 +66,43 @@ def check_network(args: argparse.Namespace) -> None:
 
 
 def load_profile(args: argparse.Namespace, scheme) -> tuple:
-    """(the network's profile for the scheme's quantisation, cached?, seconds to load or measure it)."""
+    """(the network's profile for the scheme's quantisation, its compounding, cached?, seconds to load or
+    measure both)."""
     start = time.perf_counter()
     net = load_network(args.model, data=args.data, val_map=args.val_map, calibration=args.calibration,
                        calibration_images=args.calibration_images, images=args.images, seed=args.seed,
                        device=args.device)
     profile, cached = load_or_measure(net, Quantisation.of(scheme), batch_size=args.batch_size,
                                       progress=not args.no_progress)
-    return profile, cached, time.perf_counter() - start
+    return profile, load_or_calibrate(profile), cached, time.perf_counter() - start
 
 
 def run_predict(args: argparse.Namespace) -> dict:
     """The prediction of ``aimc predict`` (see the module doc); ValueError on bad input, before any work."""
     scheme, name = scheme_from_args(args)
     check_network(args)
-    profile, cached, profile_seconds = load_profile(args, scheme)
+    profile, compounding, cached, profile_seconds = load_profile(args, scheme)
     start = time.perf_counter()
-    p = predict(profile, scheme)
+    errors = layer_errors(profile, scheme)
+    p = predict_from_errors(profile, errors, compounding)
+    linear = predict_from_errors(profile, errors, None)
     worst = sorted(p.by_layer.items(), key=lambda kv: -kv[1])[:WORST_LAYERS]
     return {
         "model": args.model,
         "scheme": name,
         "accuracy_predicted": p.accuracy,
         "accuracy_spread": p.spread,
+        "accuracy_linear": linear.accuracy,
         "baseline_quantized": p.digital,
         "images": profile.images,
         "by_source": {k: v for k, v in sorted(p.by_source.items(), key=lambda kv: -abs(kv[1])) if v},
         "by_layer": dict(worst),
+        "notes": reason(profile, errors, compounding, p),
         "seconds": round(time.perf_counter() - start, 3),
         "one_time_step": {"cached": cached, "seconds": round(profile_seconds, 1)},
+        "method": "compounded: the per-layer closed-form errors through the measured responses, with the "
+                  "compounding through the depth calibrated on the one-time step's injections; linear: the same "
+                  "errors through the per-layer responses only (first order)",
         "attribution": "the predicted loss split in proportion to each part's share of the margin's mean "
                        "squared error (label against its strongest rival)",
         "scheme_json": scheme.to_dict(),
@@ -104,9 +115,11 @@ def format_predict(result: dict) -> str:
     lines = [
         (f"{result['model']}, {result['scheme']}: predicted top-1 {pct * result['accuracy_predicted']:.2f} % "
          f"+- {pct * result['accuracy_spread']:.2f} % (chip to chip), {result['images']} images"),
-        f"  digital quantised {pct * result['baseline_quantized']:.2f} %   predicted loss {pct * loss:.2f} points",
+        (f"  digital quantised {pct * result['baseline_quantized']:.2f} %   predicted loss {pct * loss:.2f} points"
+        f"   (first order, no compounding: {pct * result['accuracy_linear']:.2f} %)"),
         "  loss by source    " + ", ".join(f"{k} {pct * v:.2f}" for k, v in result["by_source"].items()),
         "  worst layers      " + ", ".join(f"{k} {pct * v:.2f}" for k, v in result["by_layer"].items()),
+        *([f"  notes             {result['notes']}"] if result["notes"] else []),
         f"  seconds           {result['seconds']:.2f}  (one-time step "
         + ("cached" if result["one_time_step"]["cached"] else f"{result['one_time_step']['seconds']:.0f} s") + ")",
     ]

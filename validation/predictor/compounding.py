@@ -8,7 +8,8 @@ under output noise at several levels. From them, once per profile (:func:`calibr
   measured one along the uniform direction (a gain of 0.9 on every layer of the reference ResNet-50 costs
   44 points where the linear response says 12: the gains multiply through the depth while the digital
   biases and the activation ranges do not follow);
-* for each noise injection whose loss is resolved (beyond ``RESOLVED`` standard errors), the factor kappa
+* for each noise injection whose loss is resolved (beyond ``RESOLVED`` standard errors) and whose accuracy
+  has not fallen to chance (where any large enough factor reproduces it), the factor kappa
   on the linear covariance that reproduces its measured accuracy, against the injection's mean linear
   margin variance: below 1 for small noise (the 8-bit activation rounding absorbs part of it), above 1
   for large noise (errors feed on each other); 1 where no injection is resolved.
@@ -31,7 +32,7 @@ from .profile import GAINS, Profile, cache_dir
 
 __all__ = ["COMPOUNDING_VERSION", "calibrate", "load_or_calibrate"]
 
-COMPOUNDING_VERSION = 1
+COMPOUNDING_VERSION = 2
 FIT_IMAGES = 10000
 """Images of the profile the factors are fitted on (a fixed, evenly strided pick)."""
 RESOLVED = 3.0
@@ -87,6 +88,8 @@ def calibrate(profile: Profile) -> Compounding:
             accuracy, error = _measured(fit, kind, level)
             if fit.digital_accuracy - accuracy <= RESOLVED * error:
                 continue  # the injection's loss is not resolved: it says nothing about the factor
+            if accuracy - 1.0 / fit.logits.shape[1] <= RESOLVED * error:
+                continue  # collapsed to chance: every factor beyond some value reproduces it, none is measured
             errors = _injected_errors(fit, kind, level)
             weight, output, common = noise_pairs(fit, errors)
             xs.append(float(np.mean(margin_variance(weight + output, fit.tracked.shape[1]) + common)))

@@ -1,0 +1,157 @@
+"""``aimc predict`` end to end on a small network, and ``aimc validate predictor``: rows read from a results
+folder (baselines and stale scheme definitions handled), compared on the rows' own image subsets, the
+summary's counts and the facts given as reasons."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from aimc.validation.accuracy import accuracy_for_scheme, scheme_hash
+from aimc.validation.data import balanced_subset
+from aimc.validation.predictor import cli as predict_cli
+from aimc.validation.predictor.compounding import calibrate
+from aimc.validation.predictor.core import layer_errors, predict
+from aimc.validation.predictor.measure import measure
+from aimc.validation.predictor.network import Quantisation
+from aimc.validation.predictor.validate import (
+    Subsets,
+    compare_rows,
+    reason,
+    result_rows,
+    summarise,
+    write_validation,
+)
+
+from aimc import Scheme
+from aimc.cli import main
+
+from .test_predictor import small_network
+
+NOISY = {"adc.bits": 0, "device.programming.model": "state_independent", "device.programming.alpha": 0.03}
+
+
+@pytest.fixture(scope="module")
+def net():
+    return small_network()
+
+
+@pytest.fixture(scope="module")
+def profile(net):
+    return measure(net, Quantisation(), batch_size=100, progress=False)
+
+
+@pytest.fixture(scope="module")
+def compounding(profile):
+    return calibrate(profile)
+
+
+def _write_rows(path, rows):
+    fields = sorted({k for r in rows for k in r})
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _row(experiment, point, scheme, images, accuracy):
+    return {"experiment": experiment, "point": point, "scheme_json": scheme.to_json(),
+            "scheme_hash": scheme_hash(scheme), "images": images, "seed": 0, "accuracy_mean": accuracy,
+            "accuracy_std": 0.01}
+
+
+def test_rows_are_read_and_compared_on_their_own_images(tmp_path, net, profile, compounding):
+    """A row of 200 images is predicted on the same balanced subset ``--images 200`` simulates; the
+    baselines file is not a sweep; a row that failed is skipped."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    scheme = Scheme().with_overrides(NOISY)
+    simulated = accuracy_for_scheme(net, scheme, chips=4, seed=3, progress=False, with_baselines=False)
+    _write_rows(folder / "sweep.csv", [_row("sweep", "noisy", scheme, net.labels.shape[0],
+                                             simulated["accuracy_mean"]),
+                                        _row("sweep", "noisy 200", scheme, 200, 0.5),
+                                        {**_row("sweep", "failed", scheme, 200, ""), "error_message": "boom"}])
+    _write_rows(folder / "baselines.csv", [{"model": "small", "accuracy_mean": 0.9}])
+    rows = result_rows(tmp_path, "small")
+    assert [r.point for r in rows] == ["noisy", "noisy 200"]
+    compared = compare_rows(rows, Subsets(profile, compounding))
+    whole = predict(profile, scheme, compounding).accuracy
+    subset = profile.subset(np.array(balanced_subset(profile.labels, 200, 0)))
+    part = predict(subset, scheme, compounding.subset(np.array(balanced_subset(profile.labels, 200, 0)))).accuracy
+    assert compared[0]["predicted"] == pytest.approx(whole)
+    assert compared[1]["predicted"] == pytest.approx(part)
+    assert compared[1]["error"] == pytest.approx(part - 0.5)
+    assert compared[0]["predicted_linear"] <= profile.digital_accuracy + 1e-9
+    assert abs(compared[0]["error"]) <= 0.06  # a 300-image network: whole images of 1/300, chips far apart
+    write_validation(compared, tmp_path / "out" / "small.csv")
+    with open(tmp_path / "out" / "small.csv") as handle:
+        assert [r["point"] for r in csv.DictReader(handle)] == ["noisy", "noisy 200"]
+
+
+def test_a_changed_scheme_definition_is_refused(tmp_path):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    row = _row("sweep", "noisy", Scheme().with_overrides(NOISY), 100, 0.5)
+    _write_rows(folder / "sweep.csv", [{**row, "scheme_hash": "0123456789abcdef"}])
+    with pytest.raises(ValueError, match="--results: row 1 of .* has scheme hash 0123456789abcdef"):
+        result_rows(tmp_path, "small")
+    with pytest.raises(FileNotFoundError, match="--results: no folder"):
+        result_rows(tmp_path, "other")
+
+
+def test_summary_counts():
+    """Targets are judged on simulated > 50 % only; a collapse is caught when predicted below 25 %."""
+    rows = [{"simulated": s, "predicted": p, "predicted_linear": q, "seconds": 0.1}
+            for s, p, q in ((0.60, 0.605, 0.62), (0.55, 0.52, 0.56), (0.05, 0.20, 0.40), (0.08, 0.30, 0.02),
+                            (0.30, 0.35, 0.31))]
+    rows.append({"simulated": 0.4, "reason": "refused: adc.bits"})
+    s = summarise(rows)
+    assert (s["points"], s["predicted"], s["refused"]) == (6, 5, 1)
+    assert s["compounded"]["within_target_high"] == "1/2"
+    assert s["linear"]["within_target_high"] == "1/2"
+    assert s["compounded"]["collapses_caught"] == "1/2"
+    assert s["linear"]["collapses_caught"] == "1/2"
+    assert s["compounded"]["mean_error_high"] == pytest.approx((0.005 - 0.03) / 2)
+    assert s["compounded"]["spearman"] == pytest.approx(1.0)
+
+
+def test_reasons_state_extrapolation_and_gains(profile, compounding):
+    """Noise beyond the strongest injection and a gain outside the measured grid are named as facts."""
+    huge = Scheme().with_overrides({**NOISY, "device.programming.alpha": 3.0, "device.clip": "none"})
+    errors = layer_errors(profile, huge)
+    facts = reason(profile, errors, compounding, predict(profile, huge, compounding))
+    assert "kappa extrapolated" in facts and "collapse predicted" in facts and "programming 100 %" in facts
+    clipped = Scheme().with_overrides({**NOISY, "device.programming.alpha": 2.0})
+    facts = reason(profile, layer_errors(profile, clipped), compounding, predict(profile, clipped, compounding))
+    assert "outside the measured 0.65-1.05" in facts
+    ideal = Scheme().with_overrides({"adc.bits": 0})
+    assert reason(profile, layer_errors(profile, ideal), compounding, predict(profile, ideal, compounding)) == ""
+
+
+def test_predict_command_end_to_end(monkeypatch, tmp_path, net):
+    """``aimc predict --json``: every documented key, the compounded and first-order predictions, and the
+    one-time step cached for the second scheme."""
+    monkeypatch.setenv("AIMC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(predict_cli, "check_network_arguments", lambda *a, **k: None)
+    monkeypatch.setattr(predict_cli, "load_network", lambda *a, **k: net)
+    results = []
+    for alpha in ("0.06", "0.12"):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(["predict", "--json", "--no-progress", "--batch-size", "100", "--set", "adc.bits=0",
+                         "--set", "device.programming.model=state_independent",
+                         "--set", f"device.programming.alpha={alpha}"])
+        assert code == 0
+        results.append(json.loads(out.getvalue()))
+    first, second = results
+    for key in ("accuracy_predicted", "accuracy_spread", "accuracy_linear", "baseline_quantized", "images",
+                "by_source", "by_layer", "seconds"):
+        assert key in first
+    assert first["images"] == net.labels.shape[0]
+    assert second["accuracy_predicted"] < first["accuracy_predicted"] < first["baseline_quantized"]
+    assert list(first["by_source"]) == ["programming"] and first["by_source"]["programming"] > 0
+    assert (first["one_time_step"]["cached"], second["one_time_step"]["cached"]) == (False, True)
