@@ -1,4 +1,5 @@
-"""The ``aimc`` command line: presets, show, check, estimate, formulas, simulate, accuracy, validate, figures.
+"""The ``aimc`` command line: presets, show, check, estimate, formulas, simulate, accuracy, predict, search,
+validate, figures.
 
 The commands that take a scheme (estimate, formulas, simulate, accuracy) build it from the same
 arguments in :mod:`aimc.cli_common`: --preset NAME or --config FILE, then --set PATH=VALUE; without
@@ -114,6 +115,13 @@ _EXTERNAL = {
         "add_predict_arguments",
         "run_predict",
         "format_predict",
+    ),
+    "search": (
+        "the cheapest schemes of a grid that keep a network's predicted top-1 above a bound",
+        "aimc.validation.predictor.search",
+        "add_search_arguments",
+        "run_search",
+        "format_search",
     ),
     "experiments": (
         "the paper's accuracy sweeps: list them, run them (resumable; local GPUs/cores or a Dask cluster)",

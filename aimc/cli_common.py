@@ -1,7 +1,7 @@
 """Command-line pieces shared by every ``aimc`` sub-command: building a scheme from --preset/--config/--set.
 
-Every command that takes a scheme (``aimc estimate``, ``simulate``, ``accuracy``, ``formulas`` and
-``python -m aimc.validation.diagnostics``) builds it here, from the same arguments, so the same arguments
+Every command that takes a scheme (``aimc estimate``, ``simulate``, ``accuracy``, ``predict``, ``search``,
+``formulas`` and ``diagnostics``) builds it here, from the same arguments, so the same arguments
 give the same scheme everywhere. Without ``--preset`` or ``--config`` the scheme is :data:`DEFAULT_PRESET`,
 design A of the paper, its reference design (differential SONOS cells, 1152 rows, bit-serial inputs
 accumulated in analog, 8-bit calibrated ADC). ``--set PATH=VALUE`` then changes single fields of it;

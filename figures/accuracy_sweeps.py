@@ -350,7 +350,7 @@ def plot(quick: bool = False) -> list[Path]:
     models = _models()
     if not models:
         raise _base.FigureSkipped(
-            f"{NAME}: no accuracy CSV under {_base.RESULTS_DIR} yet; run `python -m aimc.validation.experiments "
+            f"{NAME}: no accuracy CSV under {_base.RESULTS_DIR} yet; run `aimc experiments "
             f"run designs cell-si-mapping ... --model resnet50-tinyimagenet --device cuda`, then "
             f"`aimc figures {NAME}`")
     paths = []

@@ -155,3 +155,51 @@ def test_predict_command_end_to_end(monkeypatch, tmp_path, net):
     assert second["accuracy_predicted"] < first["accuracy_predicted"] < first["baseline_quantized"]
     assert list(first["by_source"]) == ["programming"] and first["by_source"]["programming"] > 0
     assert (first["one_time_step"]["cached"], second["one_time_step"]["cached"]) == (False, True)
+
+
+def test_search_grid_costs_and_front():
+    """The grid is every combination; a combination the vocabulary refuses keeps the field; the costs follow
+    the layout; the front keeps exactly the undominated schemes."""
+    from aimc.validation.predictor.search import Candidate, costs, evaluate, grid, pareto_front
+
+    base = Scheme().with_overrides({"adc.bits": 8, "array.rows": 144, "inputs.slice_bits": 1,
+                                    "inputs.accumulation": "digital"})
+    candidates = grid(base, {"adc.bits": ["6", "8"], "weights.slices": ["1", "2", "8"]})
+    assert len(candidates) == 6
+    refused = [c for c in candidates if c.refused]
+    assert {c.settings["weights.slices"] for c in refused} == {"8"} and "weights.slices" in refused[0].refused
+    two = costs(base.with_overrides({"weights.slices": 2}))
+    # differential: 2 arrays per slice, one conversion per slice (the subtraction in analog) or two
+    layout_conversions = two["conversions_per_mac"] * 144 / (2 * 8)
+    assert layout_conversions in (1, 2) and two["cells_per_weight"] == 4 and two["adc_bits"] == 8
+    assert costs(base.with_overrides({"adc.bits": 0}))["conversions_per_mac"] == 0.0
+
+    accuracy = {("6", "1"): 0.50, ("6", "2"): 0.58, ("8", "1"): 0.55, ("8", "2"): 0.54}
+    evaluate(candidates, lambda s: (accuracy[(str(s.adc.bits), str(s.weights.slices))], 0.01))
+    front = pareto_front([c for c in candidates if c.predicted])
+    # 8-bit 2-slice (0.54) is dominated by 6-bit 2-slice (0.58, fewer bits, same conversions and cells)
+    assert {(c.settings["adc.bits"], c.settings["weights.slices"]) for c in front} == {("6", "1"), ("6", "2"),
+                                                                                       ("8", "1")}
+    tie = [Candidate({"a": "1"}, None, accuracy=0.5, cost={"conversions_per_mac": 1, "adc_bits": 8,
+                                                           "cells_per_weight": 2}) for _ in range(2)]
+    assert len(pareto_front(tie)) == 2  # equal schemes do not dominate each other
+
+
+def test_search_command(monkeypatch, tmp_path, net):
+    monkeypatch.setenv("AIMC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(predict_cli, "check_network_arguments", lambda *a, **k: None)
+    monkeypatch.setattr(predict_cli, "load_network", lambda *a, **k: net)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["search", "--json", "--no-progress", "--batch-size", "100", "--min-accuracy", "0.5",
+                     "--set", "adc.bits=0", "--set", "device.programming.model=state_independent",
+                     "--vary", "device.programming.alpha=0.02,0.3", "--vary", "weights.slices=1,2"])
+    assert code == 0
+    result = json.loads(out.getvalue())
+    assert result["schemes"] == 4
+    assert all(c["accuracy_predicted"] >= 0.5 for c in result["front"])
+    assert all(c["settings"]["device.programming.alpha"] == "0.02" for c in result["front"])
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["search", "--min-accuracy", "0.5", "--vary", "adc.bits"]) == 2
+    assert "--vary: expected PATH=V1,V2" in err.getvalue()
