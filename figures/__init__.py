@@ -30,6 +30,7 @@ FIGURES = (
     "accuracy_sweeps",
     "mvm_identity",
     "mvm_regimes",
+    "predictor_identity",
 )
 """The registry: figure names, each the module ``aimc.figures.<name>``, in gallery order."""
 

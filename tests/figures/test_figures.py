@@ -7,6 +7,7 @@ import argparse
 import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 from aimc.figures import (
@@ -222,7 +223,7 @@ def test_adc_histogram_offset_uses_more_of_its_range_and_counts_every_signal(dir
 
 
 def test_plot_only_figures_are_skipped_with_a_message_without_csvs(dirs):
-    for name in ("accuracy_sweeps", "mvm_identity", "mvm_regimes"):
+    for name in ("accuracy_sweeps", "mvm_identity", "mvm_regimes", "predictor_identity"):
         result = run_figure(name, quick=True)
         assert not result["computed"] and result["files"] == []
         assert "no " in result["skipped"] and "CSV" in result["skipped"] and f"aimc figures {name}" in result["skipped"]
@@ -306,6 +307,18 @@ def test_mvm_figures_draw_the_validation_csv(dirs, name):
     result = run_figure(name, quick=True)
     assert result["skipped"] is None and result["files"] == [str(_base.gallery_path(name, quick=True))]
     png_written(name)
+
+
+def test_predictor_figure_draws_one_image_per_model(dirs):
+    rows = [{"experiment": e, "point": str(i), "simulated": s, "predicted": s + d, "predicted_linear": s + 2 * d,
+             "error": d, "error_linear": 2 * d}
+            for i, (e, s, d) in enumerate((("a", 0.6, 0.01), ("a", 0.3, -0.05), ("b", 0.62, 0.03), ("b", 0.01, 0.2)))]
+    rows.append({"experiment": "b", "point": "refused", "simulated": 0.5, "predicted": ""})
+    for model in ("net-one", "net-two"):
+        _write_csv(_base.RESULTS_DIR / "predictor" / f"{model}.csv", rows)
+    result = run_figure("predictor_identity", quick=True)
+    assert result["files"] == [str(_base.gallery_path("predictor_identity", True, f"-{m}")) for m in ("net-one", "net-two")]
+    assert all(Path(f).stat().st_size > 10_000 for f in result["files"])
 
 
 def test_mvm_figures_read_a_sweep_folder_given_as_the_results(dirs):
