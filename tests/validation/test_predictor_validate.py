@@ -59,7 +59,7 @@ def _write_rows(path, rows):
 
 
 def _row(experiment, point, scheme, images, accuracy):
-    return {"experiment": experiment, "point": point, "scheme_json": scheme.to_json(),
+    return {"experiment": experiment, "point": point, "scheme_json": scheme.to_json(), "calibration_images": 60,
             "scheme_hash": scheme_hash(scheme), "images": images, "seed": 0, "accuracy_mean": accuracy,
             "accuracy_std": 0.01}
 
@@ -78,7 +78,7 @@ def test_rows_are_read_and_compared_on_their_own_images(tmp_path, net, profile, 
     _write_rows(folder / "baselines.csv", [{"model": "small", "accuracy_mean": 0.9}])
     rows = result_rows(tmp_path, "small")
     assert [r.point for r in rows] == ["noisy", "noisy 200"]
-    compared = compare_rows(rows, Subsets(profile, compounding))
+    compared = compare_rows(rows, Subsets(profile, compounding), calibration_images=60)
     whole = predict(profile, scheme, compounding).accuracy
     subset = profile.subset(np.array(balanced_subset(profile.labels, 200, 0)))
     part = predict(subset, scheme, compounding.subset(np.array(balanced_subset(profile.labels, 200, 0)))).accuracy
@@ -87,6 +87,8 @@ def test_rows_are_read_and_compared_on_their_own_images(tmp_path, net, profile, 
     assert compared[1]["error"] == pytest.approx(part - 0.5)
     assert compared[0]["predicted_linear"] <= profile.digital_accuracy + 1e-9
     assert abs(compared[0]["error"]) <= 0.06  # a 300-image network: whole images of 1/300, chips far apart
+    other = compare_rows(rows[:1], Subsets(profile, compounding), calibration_images=500)
+    assert other[0]["reason"].startswith("not compared: simulated with 60 calibration images")
     write_validation(compared, tmp_path / "out" / "small.csv")
     with open(tmp_path / "out" / "small.csv") as handle:
         assert [r["point"] for r in csv.DictReader(handle)] == ["noisy", "noisy 200"]
@@ -109,8 +111,9 @@ def test_summary_counts():
             for s, p, q in ((0.60, 0.605, 0.62), (0.55, 0.52, 0.56), (0.05, 0.20, 0.40), (0.08, 0.30, 0.02),
                             (0.30, 0.35, 0.31))]
     rows.append({"simulated": 0.4, "reason": "refused: adc.bits"})
+    rows.append({"simulated": 0.4, "reason": "not compared: simulated with 20 calibration images"})
     s = summarise(rows)
-    assert (s["points"], s["predicted"], s["refused"]) == (6, 5, 1)
+    assert (s["points"], s["predicted"], s["refused"], s["not_compared"]) == (7, 5, 1, 1)
     assert s["compounded"]["within_target_high"] == "1/2"
     assert s["linear"]["within_target_high"] == "1/2"
     assert s["compounded"]["collapses_caught"] == "1/2"

@@ -61,6 +61,7 @@ class SimulatedRow:
     simulated: float
     simulated_std: float
     current: bool
+    calibration_images: int | None = None
 
 
 def result_rows(results: Path, model: str) -> list[SimulatedRow]:
@@ -78,8 +79,13 @@ def result_rows(results: Path, model: str) -> list[SimulatedRow]:
             out.append(SimulatedRow(row.get("experiment") or path.stem, row.get("point") or f"row {number}",
                                     row_scheme(row, f"row {number} of {path}", "--results"), int(row["images"]),
                                     int(row.get("seed") or 0), float(row["accuracy_mean"]),
-                                    float(row.get("accuracy_std") or 0.0), is_current(row)))
+                                    float(row.get("accuracy_std") or 0.0), is_current(row),
+                                    _count(row.get("calibration_images"))))
     return out
+
+
+def _count(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
 
 
 class Subsets:
@@ -120,8 +126,10 @@ def reason(profile: Profile, errors: list[LayerError], c: Compounding, predictio
     return "; ".join(facts)
 
 
-def compare_rows(rows: list[SimulatedRow], subsets: Subsets, bar=None) -> list[dict]:
-    """One output row (COLUMNS) per simulated row; a scheme the predictor refuses keeps its reason."""
+def compare_rows(rows: list[SimulatedRow], subsets: Subsets, bar=None, calibration_images: int | None = None
+                 ) -> list[dict]:
+    """One output row (COLUMNS) per simulated row; a scheme the predictor refuses keeps its reason, and so
+    does a row calibrated on another number of images than the profile (other activation ranges)."""
     out = []
     for row in rows:
         start = time.perf_counter()
@@ -129,6 +137,10 @@ def compare_rows(rows: list[SimulatedRow], subsets: Subsets, bar=None) -> list[d
         result = {"experiment": row.experiment, "point": row.point, "scheme_hash": scheme_hash(row.scheme),
                   "images": row.images, "simulated": row.simulated, "simulated_std": row.simulated_std,
                   "simulation_current": row.current}
+        if None not in (calibration_images, row.calibration_images) and calibration_images != row.calibration_images:
+            out.append(result | {"reason": f"not compared: simulated with {row.calibration_images} calibration "
+                                           f"images, the one-time step with {calibration_images}"})
+            continue
         try:
             errors = layer_errors(profile, row.scheme)
         except ValueError as refusal:
@@ -165,7 +177,9 @@ def _method_summary(rows: list[dict], column: str) -> dict:
 def summarise(rows: list[dict]) -> dict:
     """The summary of the module doc, for the compounded and the linear predictions."""
     predicted = [r for r in rows if r.get("predicted") is not None]
-    return {"points": len(rows), "predicted": len(predicted), "refused": len(rows) - len(predicted),
+    return {"points": len(rows), "predicted": len(predicted),
+            "refused": sum(str(r.get("reason", "")).startswith("refused") for r in rows),
+            "not_compared": sum(str(r.get("reason", "")).startswith("not compared") for r in rows),
             "compounded": _method_summary(predicted, "predicted"),
             "linear": _method_summary(predicted, "predicted_linear"),
             "seconds_per_point": float(np.mean([r["seconds"] for r in predicted])) if predicted else None,
@@ -206,7 +220,7 @@ def run_predictor_validation(model: str, results: Path, out: Path, *, data: str 
     profile, _ = load_or_measure(net, Quantisation.of(rows[0].scheme), batch_size=batch_size, progress=progress)
     subsets = Subsets(profile, load_or_calibrate(profile))
     with tqdm(total=len(rows), desc="predicting", unit="point", disable=not progress) as bar:
-        compared = compare_rows(rows, subsets, bar)
+        compared = compare_rows(rows, subsets, bar, calibration_images=int(net.calibration.shape[0]))
     summary = {"model": model, "results": str(results), **summarise(compared),
                "csv": str(Path(out) / f"{model}.csv")}
     write_validation(compared, Path(out) / f"{model}.csv")
