@@ -178,6 +178,7 @@ def _external(name: str, parser: argparse.ArgumentParser) -> None:
             print(result)
         else:
             _print_result(result, args, formatter)
+            return int(result.get("exit_status", 0)) if isinstance(result, dict) else 0
         return 0
 
     parser.set_defaults(func=run)

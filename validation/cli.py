@@ -339,6 +339,8 @@ def run_validate(args: argparse.Namespace) -> dict:
     if result.get("csv") is not None:
         result["csv"] = str(result["csv"])  # a path, for --json
     result["target"] = args.target
+    if result.get("counts", {}).get("error"):
+        result["exit_status"] = 1  # a case that raised is a fault of the toolkit, not a verdict on the theory
     return result
 
 

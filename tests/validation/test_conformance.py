@@ -98,3 +98,20 @@ def test_cases_are_reproducible():
     case = dataclasses.replace(case, max_chips=case.chips)
     a, b = run_case(case), run_case(case)
     assert a.mc_sigma == b.mc_sigma and a.theory_sigma == b.theory_sigma
+
+
+def test_a_case_that_raises_makes_the_command_fail(monkeypatch, tmp_path, capsys):
+    """Documented failures are verdicts (exit 0, listed); a case that raised is a fault: exit 1."""
+    from aimc.validation import conformance
+
+    from aimc.cli import main
+
+    def summary(counts):
+        return lambda *a, **k: {"level": "quick", "cases": sum(counts.values()), "counts": counts,
+                                "not_passed": [], "csv": None}
+
+    monkeypatch.setattr(conformance, "run_conformance", summary({"pass": 3, "fail": 1}))
+    assert main(["validate", "conformance", "--out", str(tmp_path), "--no-progress"]) == 0
+    monkeypatch.setattr(conformance, "run_conformance", summary({"pass": 3, "error": 1}))
+    assert main(["validate", "conformance", "--out", str(tmp_path), "--no-progress"]) == 1
+    assert "error 1" in capsys.readouterr().out
