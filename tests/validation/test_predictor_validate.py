@@ -130,7 +130,7 @@ def test_reasons_state_extrapolation_and_gains(profile, compounding):
     assert "kappa extrapolated" in facts and "collapse predicted" in facts and "programming 100 %" in facts
     clipped = Scheme().with_overrides({**NOISY, "device.programming.alpha": 2.0})
     facts = reason(profile, layer_errors(profile, clipped), compounding, predict(profile, clipped, compounding))
-    assert "outside the measured 0.65-1.05" in facts
+    assert f"outside the measured {compounding.gains[0]:g}-{compounding.gains[-1]:g}" in facts
     ideal = Scheme().with_overrides({"adc.bits": 0})
     assert reason(profile, layer_errors(profile, ideal), compounding, predict(profile, ideal, compounding)) == ""
 

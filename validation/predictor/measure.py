@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -81,7 +83,7 @@ def measure(net: Network, q: Quantisation, *, batch_size: int = 64, progress: bo
                           columns["tracked"], columns["output_noise"], columns["weight_noise"],
                           columns["common_mode"], columns["gain"], columns["common_gain"], columns["projection"])
         if injections:
-            profile.injected = _injections(model, layers, net, profile, acc, batch_size, bar)
+            profile.injected = _injections(model, layers, net, profile, batch_size, bar)
     return profile
 
 
@@ -334,88 +336,75 @@ def _calibration_samples(model, layers: list[DigitalLayer], net: Network, batch_
 
 
 @torch.no_grad()
-def _injections(model, layers: list[DigitalLayer], net: Network, profile: Profile, acc: _Accumulators,
-                batch_size: int, bar) -> dict[str, np.ndarray]:
+def _injections(model, layers: list[DigitalLayer], net: Network, profile: Profile, batch_size: int,
+                bar) -> dict[str, np.ndarray]:
     """Tracked logits and top-1 of every test image under error injected in all layers at once."""
     out: dict[str, np.ndarray] = {}
+    for key, full, setting in injection_plan(layers, net, profile):
+        setting()
+        out.update(_pass(model, net, profile, key, batch_size, full=full))
+        bar.update(1)
+    _reset(layers)
+    return out
+
+
+def injection_plan(layers: list[DigitalLayer], net: Network, profile: Profile) -> list[tuple[str, bool, Callable]]:
+    """Every injection pass, in order: (its key in ``Profile.injected``, whether every logit is kept, the
+    function that sets the layers for it). Frozen weight noise and output noise at the small levels
+    (``DRAWS`` draws) and at the large ones (one draw, seeded by the level in tenths), uniform gains (every
+    logit kept: a gain can hand the top-1 to any class), then weight noise on the first or the second half of
+    the layers only, and on every layer under a gain: how the compounding depends on where the error is."""
     rms_w = [p.weight_rms for p in profile.layers]
-    rms_y = [torch.as_tensor(p.output_power, dtype=torch.float32, device=net.device).sqrt()
-             for p in profile.layers]
+    rms_y = [torch.as_tensor(p.output_power, dtype=torch.float32, device=net.device).sqrt() for p in profile.layers]
+    everyone = range(len(layers))
+    plan = []
     for li_level, level in enumerate(WEIGHT_LEVELS):
-        for draw in range(DRAWS):
-            for li, layer in enumerate(layers):
-                layer.weights = layer.w_int + level * rms_w[li] * _normal(layer.w_int, _seed(1, li_level, draw, li))
-            out.update(_pass(model, net, profile, f"weight/{level:g}/{draw}", batch_size))
-            bar.update(1)
-    for layer in layers:
-        layer.weights = None
+        plan += [(f"weight/{level:g}/{draw}", False, partial(_weight_noise, layers, rms_w, level, everyone,
+                                                             (1, li_level, draw))) for draw in range(DRAWS)]
     for li_level, level in enumerate(OUTPUT_LEVELS):
-        for draw in range(DRAWS):
-            gen = torch.Generator(device=net.device).manual_seed(_seed(2, li_level, draw, 0))
-            for li, layer in enumerate(layers):
-                layer.perturb = _output_noise(level * rms_y[li], gen)
-            out.update(_pass(model, net, profile, f"output/{level:g}/{draw}", batch_size))
-            bar.update(1)
-    out.update(_large_injections(model, layers, net, profile, rms_w, rms_y, batch_size, bar))
-    out.update(gain_passes(model, layers, net, profile, batch_size, bar))
-    for layer in layers:
-        layer.perturb = None
-    out.update(_partial_injections(model, layers, net, profile, rms_w, batch_size, bar))
-    return out
-
-
-def _large_injections(model, layers, net, profile, rms_w, rms_y, batch_size, bar) -> dict[str, np.ndarray]:
-    """The large weight- and output-noise levels, one draw each (seeded by the level in tenths)."""
-    out: dict[str, np.ndarray] = {}
-    for level in LARGE_WEIGHT_LEVELS:
-        for li, layer in enumerate(layers):
-            layer.weights = layer.w_int + level * rms_w[li] * _normal(layer.w_int, _seed(5, round(level * 10), 0, li))
-        out.update(_pass(model, net, profile, f"weight/{level:g}/0", batch_size))
-        bar.update(1)
-    for layer in layers:
-        layer.weights = None
-    for level in LARGE_OUTPUT_LEVELS:
-        gen = torch.Generator(device=net.device).manual_seed(_seed(6, round(level * 10), 0, 0))
-        for li, layer in enumerate(layers):
-            layer.perturb = _output_noise(level * rms_y[li], gen)
-        out.update(_pass(model, net, profile, f"output/{level:g}/0", batch_size))
-        bar.update(1)
-    return out
-
-
-@torch.no_grad()
-def gain_passes(model, layers: list[DigitalLayer], net: Network, profile: Profile, batch_size: int,
-                bar=None) -> dict[str, np.ndarray]:
-    """The uniform-gain injections, every logit kept: a gain can hand the top-1 to any class."""
-    out: dict[str, np.ndarray] = {}
-    for gain in GAINS:
-        for layer in layers:
-            layer.perturb = _gain(gain)
-        out.update(_pass(model, net, profile, f"gain/{gain:g}/0", batch_size, full=True))
-        if bar is not None:
-            bar.update(1)
-    for layer in layers:
-        layer.perturb = None
-    return out
-
-
-def _partial_injections(model, layers, net, profile, rms_w, batch_size, bar) -> dict[str, np.ndarray]:
-    """Frozen weight noise on the first or the second half of the layers only, and on every layer under a
-    gain: how the compounding depends on where the error is, and on a gain error beside it."""
-    out: dict[str, np.ndarray] = {}
+        plan += [(f"output/{level:g}/{draw}", False, partial(_output_noise_everywhere, layers, rms_y, level,
+                                                             _seed(2, li_level, draw, 0))) for draw in range(DRAWS)]
+    plan += [(f"weight/{level:g}/0", False, partial(_weight_noise, layers, rms_w, level, everyone,
+                                                    (5, round(level * 10), 0))) for level in LARGE_WEIGHT_LEVELS]
+    plan += [(f"output/{level:g}/0", False, partial(_output_noise_everywhere, layers, rms_y, level,
+                                                    _seed(6, round(level * 10), 0, 0))) for level in LARGE_OUTPUT_LEVELS]
+    plan += [(f"gain/{gain:g}/0", True, partial(_uniform_gain, layers, gain)) for gain in GAINS]
     half = len(layers) // 2
     for name, chosen, gain in (("first", range(half), 1.0), ("second", range(half, len(layers)), 1.0),
-                               ("gained", range(len(layers)), PARTIAL_GAIN)):
-        for draw in range(PARTIAL_DRAWS):
-            for li, layer in enumerate(layers):
-                noise = _normal(layer.w_int, _seed(4, len(name), draw, li)) if li in chosen else None
-                layer.weights = None if noise is None else layer.w_int + PARTIAL_LEVEL * rms_w[li] * noise
-                layer.perturb = _gain(gain) if gain != 1.0 else None
-            out.update(_pass(model, net, profile, f"{name}/{PARTIAL_LEVEL:g}/{draw}", batch_size))
-            bar.update(1)
+                               ("gained", everyone, PARTIAL_GAIN)):
+        plan += [(f"{name}/{PARTIAL_LEVEL:g}/{draw}", False, partial(
+            _weight_noise, layers, rms_w, PARTIAL_LEVEL, chosen, (4, len(name), draw), gain))
+            for draw in range(PARTIAL_DRAWS)]
+    return plan
+
+
+def _reset(layers: list[DigitalLayer]) -> None:
     for layer in layers:
         layer.weights = layer.perturb = None
-    return out
+
+
+def _weight_noise(layers, rms_w, level: float, chosen, seed: tuple[int, int, int], gain: float = 1.0) -> None:
+    """Frozen weight noise of ``level`` x each layer's rms integer weight on the ``chosen`` layers, under a
+    uniform ``gain`` on every layer; layer li's draw seeded by (``seed``, li)."""
+    _reset(layers)
+    for li, layer in enumerate(layers):
+        if li in chosen:
+            layer.weights = layer.w_int + level * rms_w[li] * _normal(layer.w_int, _seed(*seed, li))
+        layer.perturb = _gain(gain) if gain != 1.0 else None
+
+
+def _output_noise_everywhere(layers, rms_y, level: float, seed: int) -> None:
+    """Output noise of ``level`` x each channel's rms output on every layer, from one seeded generator."""
+    _reset(layers)
+    gen = torch.Generator(device=rms_y[0].device).manual_seed(seed)
+    for li, layer in enumerate(layers):
+        layer.perturb = _output_noise(level * rms_y[li], gen)
+
+
+def _uniform_gain(layers, gain: float) -> None:
+    _reset(layers)
+    for layer in layers:
+        layer.perturb = _gain(gain)
 
 
 def _normal(like: torch.Tensor, seed: int) -> torch.Tensor:
