@@ -96,13 +96,10 @@ def _columns(layer: LayerProfile, parts: int, slices_in: int) -> int:
 def _sampled(scheme: Scheme, layer: LayerProfile, layout: SliceLayout, tables: dict, seed: int) -> dict:
     """{(k, c): _Conversions} of the layer's sampled input vectors and columns."""
     i = scheme.inputs
-    x = torch.from_numpy(layer.samples.astype(np.int64))
-    accumulate = i.accumulation == "analog" or i.slice_bits == 0
-    xs = input_slices(x, i.bits, i.slice_bits, layer.signed).numpy().astype(np.float64)  # [T, S, K]
     t_sig = np.array(conversion_significances(i, layer.signed), dtype=np.float64)
-    whole = x.numpy().astype(np.float64)[None] if accumulate else xs  # what one conversion reads
-    # read noise is drawn per input slice: an accumulated conversion carries sum_t 4^(s t) x_t^2 of it
-    read_power = np.tensordot(_slice_power(i, xs.shape[0]), xs**2, axes=1)[None] if accumulate else xs**2
+    reads = any(np.any(r) for *_, r in tables.values())
+    whole, read_power = _sample_inputs(layer, i.bits, i.slice_bits, i.accumulation == "analog" or i.slice_bits == 0,
+                                       reads)
     weight = len(t_sig) * t_sig**2  # pooled over the input slices: the mean of weight x term is their sum
     parts = partitions(layer.fan_in, scheme.array.rows)
     count = _columns(layer, len(parts), whole.shape[0])
@@ -113,18 +110,43 @@ def _sampled(scheme: Scheme, layer: LayerProfile, layout: SliceLayout, tables: d
         pieces = [[], [], [], []]
         for start, stop in parts:
             sl = slice(start, stop)
+            variance = whole[:, :, sl] ** 2 @ vw[:, sl].T
+            if reads:
+                variance = variance + read_power[:, :, sl] @ rw[:, sl].T
             pieces[0].append(whole[:, :, sl] @ gw[:, sl].T)
             pieces[1].append(whole[:, :, sl] @ bw[:, sl].T)
-            pieces[2].append(np.sqrt(np.maximum(whole[:, :, sl] ** 2 @ vw[:, sl].T + read_power[:, :, sl] @ rw[:, sl].T,
-                                                0.0)))
+            pieces[2].append(np.sqrt(np.maximum(variance, 0.0)))
             pieces[3].append(np.broadcast_to(weight[:, None, None], pieces[0][-1].shape))
         out[k, c] = _Conversions(*(np.concatenate(p, axis=1).ravel() for p in pieces))
     return out
 
 
-def _slice_power(inputs, slices: int) -> np.ndarray:
-    """4^(s t): the weight of input slice t's read noise in an analog accumulation of the slices."""
-    return 4.0 ** (inputs.slice_bits * np.arange(slices))
+_SAMPLE_INPUTS: dict = {}
+"""(id of a layer's samples, input encoding) -> (the samples, what one conversion reads, read-noise power):
+the input side of the sampled conversions depends on the encoding only, not on the rest of the scheme."""
+
+
+def _sample_inputs(layer: LayerProfile, bits: int, slice_bits: int, accumulate: bool, reads: bool
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(what one conversion reads [T', S, K]: the whole input, or each input slice; the read-noise power it
+    carries, sum_t 4^(s t) x_t^2 for an accumulation, or None without read noise)."""
+    key = (id(layer.samples), bits, slice_bits, layer.signed, accumulate, reads)
+    cached = _SAMPLE_INPUTS.get(key)
+    if cached is not None and cached[0] is layer.samples:
+        return cached[1], cached[2]
+    x = torch.from_numpy(layer.samples.astype(np.int64))
+    whole = x.numpy().astype(np.float64)[None] if accumulate else None
+    read_power = None
+    if reads or not accumulate:
+        xs = input_slices(x, bits, slice_bits, layer.signed).numpy().astype(np.float64)  # [T, S, K]
+        whole = xs if whole is None else whole
+        if reads:  # read noise is drawn per input slice: an accumulation carries sum_t 4^(s t) x_t^2 of it
+            read_power = np.tensordot(4.0 ** (slice_bits * np.arange(xs.shape[0])), xs**2, axes=1)[None] \
+                if accumulate else xs**2
+    if len(_SAMPLE_INPUTS) > 512:
+        _SAMPLE_INPUTS.clear()
+    _SAMPLE_INPUTS[key] = (layer.samples, whole, read_power)
+    return whole, read_power
 
 
 def layer_adc(scheme: Scheme, layer: LayerProfile, seed: int) -> LayerADC:
