@@ -104,3 +104,26 @@ def test_validate_refuses_before_any_work(case, files, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("aimc validate: error:") and flag in err and "\n" not in err
     assert not (files / "aimc_results").exists()
+
+
+PREDICT_CASES = {
+    "predict on no images": (["predict", "--images", "0"], "--images"),
+    "predict an unknown model": (["predict", "--model", "nosuch"], "--model"),
+    "predict an unknown range policy": (["predict", "--set", "adc.range=foo"], "adc.range"),
+    "predict with no batch": (["predict", "--batch-size", "0"], "--batch-size"),
+    "search without a grid": (["search", "--min-accuracy", "0.5"], "--vary"),
+    "search for an accuracy above 1": (["search", "--min-accuracy", "60", "--vary", "adc.bits=6,7"], "--min-accuracy"),
+    "search with a malformed grid": (["search", "--min-accuracy", "0.5", "--vary", "adc.bits="], "--vary"),
+    "validate the predictor on a missing folder": (["validate", "predictor", "--results", "nowhere"], "--results"),
+}
+
+
+@pytest.mark.parametrize("case", PREDICT_CASES, ids=list(PREDICT_CASES))
+def test_predict_and_search_refuse_before_any_work(case, files, capsys, monkeypatch):
+    from aimc.validation.predictor import cli as predict_cli
+
+    monkeypatch.setattr(predict_cli, "load_network", _no_work)
+    extra, flag = PREDICT_CASES[case]
+    assert main([*extra, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"aimc {extra[0]}: error:") and flag in err and "\n" not in err
