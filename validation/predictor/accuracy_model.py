@@ -113,16 +113,17 @@ def margin_variance(pairs: np.ndarray, tracked: int) -> np.ndarray:
 
 def _gain_logits(profile: Profile, errors: list[LayerError], c: Compounding | None) -> tuple[np.ndarray, float]:
     """Every logit's mean [I, classes] under the layers' gains: the measured logits at the effective uniform
-    gain (interpolated between the injected gains: all orders), and the effective gain's departure from 1."""
+    gain (interpolated between the injected gains: all orders), and the part of the gain they carry (the
+    effective gain's departure from 1, held to the measured grid: the rest acts through the linear response)."""
     gain = np.array([e.gain for e in errors])
     clean = profile.logits.astype(np.float64)
     if c is None or not gain.any():
         return clean, 0.0
     uniform = float(gain @ c.layer_weight / c.layer_weight.sum())
-    g = 1.0 + uniform
+    g = float(np.clip(1.0 + uniform, c.gains[0], c.gains[-1]))  # beyond the grid, the rest acts linearly
     k = int(np.clip(np.searchsorted(c.gains, g) - 1, 0, len(c.gains) - 2))
     t = float(np.clip((g - c.gains[k]) / (c.gains[k + 1] - c.gains[k]), 0.0, 1.0))
-    return (1 - t) * c.gain_logits[k].astype(np.float64) + t * c.gain_logits[k + 1].astype(np.float64), uniform
+    return (1 - t) * c.gain_logits[k].astype(np.float64) + t * c.gain_logits[k + 1].astype(np.float64), g - 1.0
 
 
 def logit_moments(profile: Profile, errors: list[LayerError], c: Compounding | None = None

@@ -63,10 +63,12 @@ SLICE_BITS = (1, 2, 4)
 """Input slice widths whose moments are kept (0, the whole input, is the second moment)."""
 WEIGHT_LEVELS = (0.05, 0.1, 0.2, 0.4)
 OUTPUT_LEVELS = (0.05, 0.1, 0.2, 0.4)
-GAINS = (0.65, 0.8, 0.9, 0.95, 0.98, 1.02)
+GAINS = (0.65, 0.8, 0.9, 0.95, 0.98)
 DRAWS = 3
 """Injection passes: relative frozen weight noise (std a fraction of each layer's rms integer weight),
-relative output noise (a fraction of each channel's rms output), uniform gains; draws per noise level."""
+relative output noise (a fraction of each channel's rms output), uniform gains (all below 1: the gains of
+clipping, ADC ranges and wire resistance are; one above the grid is named where a prediction uses it);
+draws per noise level."""
 LARGE_WEIGHT_LEVELS = (0.7,)
 LARGE_OUTPUT_LEVELS: tuple[float, ...] = ()
 """Large injections, one draw each (their loss is tens of standard errors): the compounding of the errors
