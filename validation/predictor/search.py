@@ -195,14 +195,16 @@ def _verify(args: argparse.Namespace, chosen: list[Candidate]) -> None:
 
 def format_search(result: dict) -> str:
     pct = 100.0
+    settings = [", ".join(f"{k}={v}" for k, v in c["settings"].items()) for c in result["front"]]
+    width = max((len(s) for s in settings), default=5)
     lines = [(f"{result['model']}, {result['schemes']} schemes around {result['base']}: {result['meeting']} "
              f"predicted at or above {pct * result['min_accuracy']:.1f} % (digital quantised "
              f"{pct * result['baseline_quantized']:.2f} %, {result['images']} images, {result['seconds']:.1f} s)"),
-             f"  {'front':44s} {'predicted':>10s} {'conv/MAC':>9s} {'ADC bits':>8s} {'cells/w':>7s} {'simulated':>9s}"]
-    for c in result["front"]:
-        setting = ", ".join(f"{k}={v}" for k, v in c["settings"].items())
+             "  front (conversions per MAC = weight slices x conversions per slice x input slices converted / rows)",
+             f"  {'':{width}s} {'predicted':>10s} {'conv/MAC':>9s} {'ADC bits':>8s} {'cells/w':>7s} {'simulated':>9s}"]
+    for c, setting in zip(result["front"], settings, strict=True):
         simulated = "" if c["accuracy_simulated"] is None else f"{pct * c['accuracy_simulated']:.2f} %"
-        lines.append(f"  {setting[:44]:44s} {pct * c['accuracy_predicted']:8.2f} % {c['conversions_per_mac']:9.4f} "
+        lines.append(f"  {setting:{width}s} {pct * c['accuracy_predicted']:8.2f} % {c['conversions_per_mac']:9.4f} "
                      f"{c['adc_bits']:8.0f} {c['cells_per_weight']:7.0f} {simulated:>9s}")
     for c in result["refused"]:
         setting = ", ".join(f"{k}={v}" for k, v in c["settings"].items())
