@@ -1,7 +1,7 @@
 """Results files that survive interruption: the one resumable results table, and its atomic CSV write.
 
 :class:`ResultsCSV` is the table every long run writes: the accuracy CSVs (:mod:`aimc.validation.accuracy`,
-:mod:`aimc.validation.experiments`, :mod:`aimc.validation.predict`), the MVM sweep and the conformance
+:mod:`aimc.validation.experiments`), the MVM sweep and the conformance
 suite (:mod:`aimc.validation.sweep`), and the figure data (:mod:`aimc.figures._base`). A table is rewritten
 whole through a temporary file in its own folder, flushed to disk, then moved over the old one with
 ``os.replace`` (:func:`atomic_file`): a reader, or a run killed at any moment, sees the old file or the new

@@ -187,3 +187,40 @@ RESULTS_HEADLINES = {
 def test_results_readme_headlines_are_the_committed_rows(row):
     expected = row.format(*RESULTS_HEADLINES[row]())
     assert expected in RESULTS_README, f"validation/results/README.md should read: {expected}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the accuracy predictor against the committed sweeps
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_predictor_numbers_are_the_committed_comparison():
+    """The predictor table of both READMEs is the committed summary, and the summary is its CSV's."""
+    from aimc.validation.predictor.validate import summarise
+
+    folder = RESULTS / "predictor"
+    summary = json.loads((folder / "resnet50-tinyimagenet-summary.json").read_text())
+    rows = []
+    for r in read_csv(folder / "resnet50-tinyimagenet.csv"):
+        row = {"simulated": float(r["simulated"]), "reason": r["reason"]}
+        if r["predicted"]:
+            row |= {k: float(r[k]) for k in ("predicted", "predicted_linear", "seconds")}
+        rows.append(row)
+    again = summarise(rows)
+    for method in ("compounded", "linear"):
+        assert again[method]["within_target_high"] == summary[method]["within_target_high"]
+        assert again[method]["collapses_caught"] == summary[method]["collapses_caught"]
+        assert again[method]["spearman"] == pytest.approx(summary[method]["spearman"], abs=1e-4)
+    c, f = summary["compounded"], summary["linear"]
+    for text in (README, RESULTS_README):
+        within = quoted(text, r"within 1\.5 points,? where the simulation is above 50 % \| (\d+) / (\d+) \((\d+) %\) "
+                              r"\| (\d+) / (\d+) \((\d+) %\)")
+        assert "/".join(within[:2]) == c["within_target_high"] and "/".join(within[3:5]) == f["within_target_high"]
+        assert int(within[2]) == round(100 * c["within_target_high_share"])
+        assert int(within[5]) == round(100 * f["within_target_high_share"])
+        caught = quoted(text, r"predicted below 25 % \| (\d+) / (\d+) \| (\d+) / (\d+)")
+        assert "/".join(caught[:2]) == c["collapses_caught"] and "/".join(caught[2:]) == f["collapses_caught"]
+        spearman = quoted(text, r"Spearman [^|]*\| ([0-9.]+) \| ([0-9.]+)")
+        assert float(spearman[0]) == round(c["spearman"], 3) and float(spearman[1]) == round(f["spearman"], 3)
+    points = quoted(README, r"over (\d+) simulated points \((\d+) predicted, (\d+) refused")
+    assert tuple(map(int, points)) == (summary["points"], summary["predicted"], summary["refused"])
