@@ -550,6 +550,14 @@ class Scheme:
             target[key] = _parse_value(path, value, meta)
         return Scheme.from_dict(data)
 
+    def accepts(self, overrides: dict[str, Any]) -> bool:
+        """Whether :meth:`with_overrides` takes ``overrides`` (the vocabulary's rules, without the message)."""
+        try:
+            self.with_overrides(overrides)
+        except ConfigError:
+            return False
+        return True
+
     @staticmethod
     def paths() -> list[str]:
         """Every settable dotted path."""

@@ -47,7 +47,7 @@ from aimc.mapping import SliceLayout
 from aimc.scheme import ERROR_MODELS, Scheme
 
 from .comparison import Comparison, LayerSpec, Unsupported, compare
-from .sweep import _valid, sweep_table
+from .sweep import sweep_table
 
 __all__ = [
     "ADC_BITS",
@@ -157,7 +157,7 @@ def _with_slices(mapping: dict[str, Any]) -> dict[str, Any]:
 
 def valid_slice_counts(mapping: dict) -> list[int]:
     """Every weight slice count the scheme accepts for this mapping (8-bit weights)."""
-    return [s for s in range(1, 17) if _valid({**mapping, "weights.slices": s})]
+    return [s for s in range(1, 17) if Scheme().accepts({**mapping, "weights.slices": s})]
 
 
 def _underused(overrides: dict) -> bool:

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from aimc._fields import ConfigError
 from aimc.mapping import SliceLayout
 from aimc.results import ResultsCSV, flag, number
 from aimc.scheme import ADC, Scheme
@@ -150,21 +149,13 @@ def device_presets() -> list[str]:
     return [name for name, p in PRESETS.items() if p.group == "device"]
 
 
-def _valid(overrides: dict) -> bool:
-    try:
-        Scheme().with_overrides(overrides)
-    except ConfigError:
-        return False
-    return True
-
-
 def slice_counts(mapping: dict) -> list[int]:
     """Weight slice counts of the sweep for a mapping: ceil(encoded bits / b) for b in SLICE_BITS, if valid."""
     mag = Scheme().with_overrides(mapping).encoded_bits
     out = []
     for b in SLICE_BITS:
         s = -(-mag // b)
-        if s > 1 and s not in out and _valid({**mapping, "weights.slices": s}):
+        if s > 1 and s not in out and Scheme().accepts({**mapping, "weights.slices": s}):
             out.append(s)
     return out
 

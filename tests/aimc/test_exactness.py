@@ -7,7 +7,7 @@ from aimc.montecarlo.fast import linear_mvm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimc import ConfigError, Scheme
+from aimc import Scheme
 from aimc.adc import fpg_bits
 from aimc.adc_ranges import slice_ranges
 from aimc.inputs import input_max
@@ -18,16 +18,8 @@ from aimc.pipeline import analog_mvm, program_ideal
 MAPPING_OPTIONS = {"mapping.offset": ("digital", "unit_column"), "mapping.subtraction": ("analog", "digital")}
 
 
-def _valid(overrides: dict) -> bool:
-    try:
-        Scheme().with_overrides(overrides)
-    except ConfigError:
-        return False
-    return True
-
-
 def _valid_slices(mapping: dict, bits: int) -> list[int]:
-    return [s for s in range(1, bits + 1) if _valid({**mapping, "weights.bits": bits, "weights.slices": s})]
+    return [s for s in range(1, bits + 1) if Scheme().accepts({**mapping, "weights.bits": bits, "weights.slices": s})]
 
 
 @st.composite

@@ -161,3 +161,8 @@ def test_derived_slice_quantities():
     assert (s.encoded_bits, s.bits_per_slice) == (7, 2)
     o = Scheme().with_overrides({"mapping.kind": "offset", "weights.slices": 4})
     assert (o.encoded_bits, o.bits_per_slice) == (8, 2)
+
+
+def test_accepts_is_with_overrides_without_the_message():
+    assert Scheme().accepts({"weights.slices": 7}) and not Scheme().accepts({"weights.slices": 8})
+    assert not Scheme().accepts({"adc.range": "foo"}) and Scheme().accepts({})

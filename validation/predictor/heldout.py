@@ -22,7 +22,6 @@ import math
 
 import numpy as np
 
-from aimc._fields import ConfigError
 from aimc.adc_ranges import RANGE_POLICIES
 from aimc.devices import DEVICE_LAWS
 from aimc.inputs import conversion_significances
@@ -64,17 +63,9 @@ def _mapping(rng: np.random.Generator) -> dict:
             for slices in range(1, 9):
                 over = {"mapping.kind": kind, "mapping.offset": offset, "mapping.subtraction": subtraction,
                         "weights.slices": slices}
-                if _valid(over):
+                if Scheme().accepts(over):
                     options.append(over)
     return options[int(rng.integers(len(options)))]
-
-
-def _valid(overrides: dict) -> bool:
-    try:
-        Scheme().with_overrides(overrides)
-    except ConfigError:
-        return False
-    return True
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
@@ -130,7 +121,7 @@ def draw_heldout(count: int = HELDOUT_SIZE, seed: int = HELDOUT_SEED) -> list[tu
     out: list[tuple[str, dict]] = []
     while len(out) < count:
         over = _draw(rng)
-        if not _valid(over) or estimated_cost(Scheme().with_overrides(over)) > MAX_COST:
+        if not Scheme().accepts(over) or estimated_cost(Scheme().with_overrides(over)) > MAX_COST:
             continue
         out.append((f"heldout-{len(out):02d}", over))
     return out
