@@ -18,47 +18,20 @@ from aimc.validation import accuracy as acc
 from aimc.validation import experiments as exps
 from aimc.validation.accuracy import KEY_FIELDS, Network
 from aimc.validation.models import find_shared_dir, resnet50
-from torch import nn
 
 from aimc.cli import main as aimc_main
 from aimc.results import ENGINE_VERSION, ResultsCSV, read_csv, resume_note, write_csv_atomic
 from aimc.scheme import Scheme
+
+from . import tiny_reference
 
 # ---------------------------------------------------------------------------------------------------------
 # a tiny network for the logic
 # ---------------------------------------------------------------------------------------------------------
 
 
-class TinyCNN(nn.Module):
-    def __init__(self, classes: int = 4):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 8, 3, stride=2, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(8)
-        self.relu = nn.ReLU()
-        self.fc = nn.Linear(8 * 4 * 4, classes)
-
-    def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
-        x = self.relu(self.bn2(self.conv2(x)))
-        return self.fc(x.flatten(1))
-
-
 def tiny_network(images: int = 48, seed: int = 0) -> Network:
-    torch.manual_seed(seed)
-    model = TinyCNN().eval()
-    for bn in (model.bn1, model.bn2):
-        bn.running_mean.uniform_(-0.2, 0.2)
-        bn.running_var.uniform_(0.5, 2.0)
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randint(0, 256, (images, 3, 8, 8), dtype=torch.uint8, generator=gen)
-    cal = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8, generator=gen)
-    with torch.no_grad():  # labels = the float model's own predictions, so accuracies are not trivial
-        logits = model(acc.normalise(x, (0.5,) * 3, (0.25,) * 3))
-    labels = logits.argmax(1)
-    labels[::3] = (labels[::3] + 1) % 4
-    return Network("tiny", "", model, x, labels, cal, (0.5,) * 3, (0.25,) * 3)
+    return tiny_reference.tiny_network("tiny", images, seed, calibration=16)
 
 
 def predictions(net: Network, scheme: Scheme) -> torch.Tensor:

@@ -37,8 +37,10 @@ class TinyCNN(nn.Module):
         return self.fc(x.flatten(1))
 
 
-def tiny_network(name: str, images: int = IMAGES, seed: int = 0, device: str = "cpu") -> Network:
-    """A seeded random CNN on 8x8 images, its labels its own predictions with every third one changed."""
+def tiny_network(name: str, images: int = IMAGES, seed: int = 0, device: str = "cpu", calibration: int = 8
+                 ) -> Network:
+    """A seeded random CNN on 8x8 images, its labels its own predictions with every third one changed (so
+    that accuracies are not trivial), with ``calibration`` calibration images."""
     torch.manual_seed(seed)
     model = TinyCNN().eval()
     for bn in (model.bn1, model.bn2):
@@ -46,7 +48,7 @@ def tiny_network(name: str, images: int = IMAGES, seed: int = 0, device: str = "
         bn.running_var.uniform_(0.5, 2.0)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 256, (images, 3, 8, 8), dtype=torch.uint8, generator=gen)
-    cal = torch.randint(0, 256, (8, 3, 8, 8), dtype=torch.uint8, generator=gen)
+    cal = torch.randint(0, 256, (calibration, 3, 8, 8), dtype=torch.uint8, generator=gen)
     with torch.no_grad():
         labels = model(normalise(x, MEAN, STD)).argmax(1)
     labels[::3] = (labels[::3] + 1) % 4
