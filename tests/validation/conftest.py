@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from aimc.validation.models import find_shared_dir
 
+from .predictor_network import compounding, net, profile  # noqa: F401 (the predictor tests' fixtures)
+
 
 @pytest.fixture
 def shared_path() -> Callable[[str, str], Path]:

@@ -14,10 +14,7 @@ import pytest
 from aimc.validation.accuracy import accuracy_for_scheme, scheme_hash
 from aimc.validation.data import balanced_subset
 from aimc.validation.predictor import cli as predict_cli
-from aimc.validation.predictor.compounding import calibrate
 from aimc.validation.predictor.core import layer_errors, predict
-from aimc.validation.predictor.measure import measure
-from aimc.validation.predictor.network import Quantisation
 from aimc.validation.predictor.validate import (
     Subsets,
     compare_rows,
@@ -30,24 +27,7 @@ from aimc.validation.predictor.validate import (
 from aimc import Scheme
 from aimc.cli import main
 
-from .test_predictor import small_network
-
 NOISY = {"adc.bits": 0, "device.programming.model": "state_independent", "device.programming.alpha": 0.03}
-
-
-@pytest.fixture(scope="module")
-def net():
-    return small_network()
-
-
-@pytest.fixture(scope="module")
-def profile(net):
-    return measure(net, Quantisation(), batch_size=100, progress=False)
-
-
-@pytest.fixture(scope="module")
-def compounding(profile):
-    return calibrate(profile)
 
 
 def _write_rows(path, rows):
@@ -196,12 +176,16 @@ def test_search_command(monkeypatch, tmp_path, net):
     with contextlib.redirect_stdout(out):
         code = main(["search", "--json", "--no-progress", "--batch-size", "100", "--min-accuracy", "0.5",
                      "--set", "adc.bits=0", "--set", "device.programming.model=state_independent",
-                     "--vary", "device.programming.alpha=0.02,0.3", "--vary", "weights.slices=1,2"])
+                     "--vary", "device.programming.alpha=0.02,0.3", "--vary", "weights.slices=1,2",
+                     "--verify", "1", "--chips", "2"])
     assert code == 0
     result = json.loads(out.getvalue())
     assert result["schemes"] == 4
     assert all(c["accuracy_predicted"] >= 0.5 for c in result["front"])
     assert all(c["settings"]["device.programming.alpha"] == "0.02" for c in result["front"])
+    verified = result["front"][0]  # simulated on the network the one-time step was measured on
+    assert abs(verified["accuracy_simulated"] - verified["accuracy_predicted"]) <= 0.06
+    assert all(c["accuracy_simulated"] is None for c in result["front"][1:])
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         assert main(["search", "--min-accuracy", "0.5", "--vary", "adc.bits"]) == 2

@@ -66,22 +66,22 @@ def check_network(args: argparse.Namespace) -> None:
 
 
 def load_profile(args: argparse.Namespace, scheme) -> tuple:
-    """(the network's profile for the scheme's quantisation, its compounding, cached?, seconds to load or
-    measure both)."""
+    """(the network, its profile for the scheme's quantisation, the profile's compounding, cached?, seconds
+    to load or measure them)."""
     start = time.perf_counter()
     net = load_network(args.model, data=args.data, val_map=args.val_map, calibration=args.calibration,
                        calibration_images=args.calibration_images, images=args.images, seed=args.seed,
                        device=args.device)
     profile, cached = load_or_measure(net, Quantisation.of(scheme), batch_size=args.batch_size,
                                       progress=not args.no_progress)
-    return profile, load_or_calibrate(profile), cached, time.perf_counter() - start
+    return net, profile, load_or_calibrate(profile), cached, time.perf_counter() - start
 
 
 def run_predict(args: argparse.Namespace) -> dict:
     """The prediction of ``aimc predict`` (see the module doc); ValueError on bad input, before any work."""
     scheme, name = scheme_from_args(args)
     check_network(args)
-    profile, compounding, cached, profile_seconds = load_profile(args, scheme)
+    _, profile, compounding, cached, profile_seconds = load_profile(args, scheme)
     start = time.perf_counter()
     errors = layer_errors(profile, scheme)
     p = predict_from_errors(profile, errors, compounding)

@@ -160,7 +160,7 @@ def run_search(args: argparse.Namespace) -> dict:
     vary = _check(args)
     base, name = scheme_from_args(args)
     candidates = grid(base, vary)
-    profile, compounding, cached, _ = load_profile(args, base)
+    net, profile, compounding, cached, _ = load_profile(args, base)
     start = time.perf_counter()
 
     def predict(scheme: Scheme) -> tuple[float, float]:
@@ -173,7 +173,7 @@ def run_search(args: argparse.Namespace) -> dict:
     meeting = [c for c in candidates if c.predicted and c.accuracy >= args.min_accuracy]
     front = pareto_front(meeting)
     if args.verify:
-        _verify(args, front[: args.verify])
+        _verify(args, net, front[: args.verify])
     return {"model": args.model, "base": name, "min_accuracy": args.min_accuracy, "images": profile.images,
             "baseline_quantized": profile.digital_accuracy, "schemes": len(candidates),
             "meeting": len(meeting), "front": [c.as_dict() for c in front],
@@ -181,12 +181,9 @@ def run_search(args: argparse.Namespace) -> dict:
             "seconds": round(seconds, 2), "one_time_step_cached": cached}
 
 
-def _verify(args: argparse.Namespace, chosen: list[Candidate]) -> None:
-    from ..accuracy import accuracy_for_scheme, load_network
+def _verify(args: argparse.Namespace, net, chosen: list[Candidate]) -> None:
+    from ..accuracy import accuracy_for_scheme
 
-    net = load_network(args.model, data=args.data, val_map=args.val_map, calibration=args.calibration,
-                       calibration_images=args.calibration_images, images=args.images, seed=args.seed,
-                       device=args.device)
     for c in chosen:
         result = accuracy_for_scheme(net, c.scheme, chips=args.chips, seed=args.seed, progress=not args.no_progress,
                                      with_baselines=False)
