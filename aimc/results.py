@@ -66,7 +66,7 @@ DEFAULT_RESULTS_DIR = "aimc_results"
 """The folder, relative to the current directory, where long runs write their result files unless told
 otherwise (``--out``); nothing is ever written inside the installed package."""
 
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 """The version of the numbers the simulation gives for one scheme, network, set of images and seed: the Monte
 Carlo engine (:mod:`aimc.montecarlo`), the reference signal path and ADC definitions it runs (:mod:`aimc`),
 and the accuracy path (calibration, chips, baselines: :mod:`aimc.validation.accuracy`). Bump it with every
@@ -84,6 +84,9 @@ ENGINE_CHANGES: dict[int, tuple[str, str]] = {
     2: ("device.read_noise.model", ("per-device read noise is drawn only for the devices a read drives (an "
                                     "undriven device adds exactly 0): the same distribution from another random "
                                     "stream")),
+    3: ("device.read_noise.model", ("network layers (convert) draw read noise output-referred by default "
+                                    "wherever it is identical in distribution to the per-device draw (no wire "
+                                    "resistance): the same distribution from another random stream")),
 }
 """For each engine version after the first: the scheme field through which a scheme meets the change, and the
 change. A row made by an earlier version (with its ``scheme_json``) stays current when every later change's

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,7 +126,7 @@ class _AnalogBase(nn.Module):
         self.currents: CurrentModel | None = None
         self.gain = scheme.device.drift.compensation_gain
         self.dtype = torch.float32
-        self.read_noise_mode = "per_device"
+        self.read_noise_mode: str | None = None  # None: engine.default_read_noise_mode
         self.budget = DEFAULT_BUDGET
         self.profile: SignalProfile | None = None
         self.record_stats = False
@@ -722,7 +722,7 @@ def convert(
     dtype: torch.dtype = torch.float32,
     input_percentile: float = 100.0,
     batch_size: int = 64,
-    read_noise_mode: str = "per_device",
+    read_noise_mode: str | None = None,
     record_stats: bool = False,
     check_fold: bool = True,
     input_ranges: InputRanges | None = None,
@@ -788,10 +788,19 @@ def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
     setattr(parent, last, module)
 
 
-def reprogram(model: nn.Module, seed: int) -> nn.Module:
-    """Draw a new chip: every analog layer gets fresh frozen device errors from (seed, layer index)."""
+def reprogram(model: nn.Module, seed: int, errors_in: Callable[[str], bool] | None = None) -> nn.Module:
+    """Draw a new chip: every analog layer gets fresh frozen device errors from (seed, layer index).
+
+    ``errors_in(name)``: where given, only the layers it accepts get device errors; the others are
+    programmed with ideal cells (their arrays, slicing and ADC unchanged). A layer's errors depend on
+    (seed, index) only, so such a chip is the all-layers chip with the other layers made ideal: which
+    layers cost the accuracy, measured on the same chips.
+    """
     for index, layer in enumerate(analog_layers(model)):
         layer_seed = int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, index]).generate_state(1)[0])
-        layer.program(layer_seed)
+        if errors_in is None or errors_in(layer.name):
+            layer.program(layer_seed)
+        else:
+            layer.program(None, ideal=True)
         layer.reset_stats()
     return model

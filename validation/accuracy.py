@@ -415,12 +415,13 @@ def convert_network(
     scheme: Scheme,
     seed: int = 0,
     budget: int | None = None,
-    read_noise_mode: str = "per_device",
+    read_noise_mode: str | None = None,
 ) -> nn.Module:
     """The analog network of ``scheme`` calibrated on ``net``'s calibration images, chip 0 of ``seed``.
 
     ``read_noise_mode``: ``per_device`` (reference) or ``output_referred`` (the engine's equivalent
-    Gaussian draw per column current; see :mod:`aimc.montecarlo.engine`).
+    Gaussian draw per column current; see :mod:`aimc.montecarlo.engine`); None (default): output-referred
+    wherever it is identical in distribution (no wire resistance), per-device otherwise.
     """
     with no_tf32():  # BatchNorm folding is checked on the float model: full float32 convolutions
         if net.input_ranges is None:  # activation ranges depend on the model and data, not the scheme
@@ -453,11 +454,13 @@ def evaluate_chips(
     budget: int | None = None,
     start_chip: int = 0,
     on_chip: Callable[[list[float]], None] | None = None,
+    errors_in: Callable[[str], bool] | None = None,
 ) -> list[float]:
     """Top-1 accuracy of chips ``start_chip`` .. ``chips - 1`` (chip c: :func:`chip_seed` ``(seed, c)``).
 
     ``on_chip(accuracies)`` is called after each chip with the accuracies so far (to store them at once). The
     progress bar shows the calibration first (its elapsed time ticking), then the images of every chip.
+    ``errors_in(layer name)``: only the layers it accepts carry device errors (:func:`reprogram`).
     """
     if chips < 1:
         raise ValueError(f"--chips: must be >= 1, got {chips}")
@@ -470,9 +473,12 @@ def evaluate_chips(
         with _ticking(bar):
             analog = convert_network(net, scheme, seed, budget)
         bar.set_description(label)
+        if errors_in is not None and not any(errors_in(layer.name) for layer in analog_layers(analog)):
+            raise ValueError(f"errors_in: no analog layer of {net.name} is selected; its layers are "
+                             f"{[layer.name for layer in analog_layers(analog)][:4]} ...")
         for chip in range(start_chip, chips):
-            if chip > 0:
-                reprogram(analog, chip_seed(seed, chip))
+            if chip > 0 or errors_in is not None:
+                reprogram(analog, chip_seed(seed, chip), errors_in)
             accuracies.append(_correct(analog, net, batch_size, bar) / len(net.labels))
             bar.set_postfix(chip=chip, top1=f"{accuracies[-1]:.4f}")
             if on_chip is not None:
@@ -534,6 +540,7 @@ def accuracy_for_scheme(
     with_baselines: bool = True,
     done: Sequence[float] = (),
     on_chip: Callable[[list[float]], None] | None = None,
+    errors_in: Callable[[str], bool] | None = None,
 ) -> dict:
     """Accuracy of ``scheme`` over ``chips`` chips, with the baselines: the result dict of ``aimc accuracy``.
 
@@ -553,9 +560,10 @@ def accuracy_for_scheme(
         budget=budget,
         start_chip=len(done),
         on_chip=None if on_chip is None else (lambda new: on_chip(done + new)),
+        errors_in=errors_in,
     )
     seconds = time.perf_counter() - start
-    if chips == 1 and scheme_hash(scheme) == scheme_hash(quantized_scheme(scheme)):
+    if chips == 1 and errors_in is None and scheme_hash(scheme) == scheme_hash(quantized_scheme(scheme)):
         net.baselines.setdefault(
             scheme_hash(scheme), per_chip[0]
         )  # this scheme is its own quantised baseline

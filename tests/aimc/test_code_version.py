@@ -38,6 +38,8 @@ NETWORK_CASES = {
     "design-a": ("design-a", {}),
     "offset 2-bit slices, 8-bit calibrated ADC": (None, {
         "mapping.kind": "offset", "weights.slices": 4, "array.rows": 36}),
+    "design-a, read noise": ("design-a", {"device.read_noise.model": "state_independent",
+                                          "device.read_noise.alpha": 0.02}),
 }
 
 RECORDED = {
@@ -63,6 +65,19 @@ RECORDED = {
         "network": {
             "design-a": (0.051391515880823135, -0.01096445880830288),
             "offset 2-bit slices, 8-bit calibrated ADC": (0.050326574593782425, -0.012347420677542686),
+        },
+    },
+    3: {  # network read noise output-referred by default: only the network read-noise case moves
+        "mvm": {
+            "design-a": (0.04712339553706273, 9.535849195080693e-05),
+            "design-e ideal cells": (0.0422073538017486, -0.019510533302417195),
+            "offset unit column, read noise": (0.402220791375404, 0.046917959560308156),
+            "differential slices, drift and stuck cells": (0.4492094279491668, 0.028965817098722462),
+        },
+        "network": {
+            "design-a": (0.051391515880823135, -0.01096445880830288),
+            "offset 2-bit slices, 8-bit calibrated ADC": (0.050326574593782425, -0.012347420677542686),
+            "design-a, read noise": (0.05188160017132759, -0.012345640920102596),
         },
     },
 }
