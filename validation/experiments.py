@@ -48,6 +48,16 @@ are deterministic and run one chip; those with device errors run ``chips`` (defa
   unsliced; bit-serial inputs with analog accumulation (one conversion per MVM) for both mappings.
 * ``adc-rows``: ideal devices, 8-bit calibrated ADC, rows 72-1152 x bits per cell (1, 2, 4, unsliced),
   differential vs offset (the paper's Fig. 17); inputs as in ``adc-bits``.
+* ``adc-rows-input-bits``: ``adc-rows`` for offset with an ADC conversion per input bit (1-bit input slices
+  accumulated digitally), the input handling of the paper's offset designs.
+* ``cell-si-crosssim``: ``cell-si-mapping`` under CrossSim 3.2's default conventions (On/Off 100, clipping
+  at 0 only), to tell a property of the mappings from one of the clipping rule.
+* ``layers-vit`` / ``layers-resnet50``: which layers cost the accuracy. Programming error (state-independent
+  2 %, state-proportional 20 %) in one group of layers (ViT: patch embedding, attention projections, MLP,
+  head; ResNet-50: stem, stages 1-4, classifier), the other layers programmed with ideal cells; each
+  layer's errors depend on (chip, layer) only, so every group point shares its chips with the all-layers one.
+* ``predictor-heldout`` / ``predictor-development``: the accuracy predictor's held-out schemes (drawn once,
+  seeded, across the vocabulary; never tuned on) and its development points (:mod:`.predictor.heldout`).
 * ``parasitics``: ideal devices, 8-bit calibrated ADC, normalised wire resistance r (1e-5 to 1e-3, the
   paper's Fig. 21 topology: inputs on gates, bit-line resistance, 1-bit input slices with analog
   accumulation), 144 and 1152 rows, differential vs offset. Exact circuit solves: expensive; run on few
@@ -58,6 +68,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +124,9 @@ class Point:
     overrides: dict = field(default_factory=dict)
     preset: str | None = None
     """A preset to start from instead of the experiment's base (the designs)."""
+    errors_in: str = ""
+    """A regular expression over analog layer names (``re.search``): only those layers carry device errors,
+    the others are programmed with ideal cells; "" for every layer."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +212,14 @@ def _cell_experiments() -> list[Experiment]:
             {**_NO_ADC_CELL_BASE, "device.clip": "none"},
         ),
         Experiment(
+            "cell-si-crosssim",
+            "cell-si-mapping under CrossSim's default conventions: On/Off 100 (g_min = 0.01 Gmax), programmed "
+            "conductances clipped at 0 only (whether the mapping verdict is a property of the mappings or of "
+            "the clipping rule)",
+            _cell_sweep("state_independent", SI_ALPHAS, UNSLICED),
+            {**_NO_ADC_CELL_BASE, "device.on_off": 100, "device.clip": "zero"},
+        ),
+        Experiment(
             "cell-si-slices",
             "state-independent programming error vs alpha with 1-, 2- and 4-bit weight slices, no ADC",
             _cell_sweep("state_independent", SI_ALPHAS, SLICED),
@@ -239,6 +261,18 @@ def _array_experiments() -> list[Experiment]:
             deterministic=True,
         ),
         Experiment(
+            "adc-rows-input-bits",
+            "adc-rows with the paper's offset input handling: an ADC conversion per input bit (1-bit input "
+            "slices accumulated digitally), offset, rows x bits per cell",
+            tuple(
+                Point(f"{label} rows={rows}", {**over, "array.rows": rows})
+                for label, over in UNSLICED[1:] + SLICED[3:]
+                for rows in ROWS
+            ),
+            {"inputs.slice_bits": 1, "inputs.accumulation": "digital", "adc.bits": 8, "adc.range": "calibrated"},
+            deterministic=True,
+        ),
+        Experiment(
             "parasitics",
             "ideal devices, 8-bit calibrated ADC, wire resistance r, 144 and 1152 rows, "
             "differential vs offset (exact circuit solves)",
@@ -259,6 +293,52 @@ def _array_experiments() -> list[Experiment]:
     ]
 
 
+# (group, layer-name pattern) of the reference architectures, for the layer-group experiments
+VIT_GROUPS = (
+    ("patch embedding", r"^patch$"),
+    ("attention projections", r"\.self_attn\."),
+    ("MLP", r"\.linear[12]$"),
+    ("head", r"^head$"),
+)
+RESNET50_GROUPS = (
+    ("stem", r"^conv1$"),
+    *((f"stage {k}", rf"^layer{k}\.") for k in range(1, 5)),
+    ("classifier", r"^fc$"),
+)
+_GROUP_ERRORS = (
+    ("si 2%", {"device.programming.model": "state_independent", "device.programming.alpha": 0.02}),
+    ("sp 20%", {"device.programming.model": "state_proportional", "device.programming.alpha": 0.2}),
+)
+
+
+def _group_points(groups: tuple) -> tuple[Point, ...]:
+    every = (("all layers", ""), *groups)
+    return tuple(Point(f"{error} {group}", dict(over), errors_in=pattern)
+                 for error, over in _GROUP_ERRORS for group, pattern in every)
+
+
+def _layer_experiments() -> list[Experiment]:
+    """Which layers cost the accuracy: programming error in one group of layers, the others ideal."""
+    base = {**_NO_ADC_CELL_BASE, "mapping.kind": "differential", "weights.slices": 1}
+    return [
+        Experiment(
+            f"layers-{arch}",
+            f"{arch} layer groups: state-independent (2 %) or state-proportional (20 %) programming error in "
+            "one group of layers, the others ideal cells (same chips), differential, unsliced, no ADC",
+            _group_points(groups),
+            base,
+        )
+        for arch, groups in (("vit", VIT_GROUPS), ("resnet50", RESNET50_GROUPS))
+    ]
+
+
+def predictor_experiments() -> list[Experiment]:
+    """The accuracy predictor's held-out set and development points (:mod:`.predictor.heldout`)."""
+    from .predictor.heldout import predictor_experiments as drawn
+
+    return drawn()
+
+
 def _experiments() -> list[Experiment]:
     return [
         Experiment("baselines", "float and 8-bit quantised digital accuracy (no analog simulation)", ()),
@@ -269,6 +349,8 @@ def _experiments() -> list[Experiment]:
         ),
         *_cell_experiments(),
         *_array_experiments(),
+        *_layer_experiments(),
+        *predictor_experiments(),
     ]
 
 
@@ -346,6 +428,7 @@ class PointTask:
     batch_size: int
     progress: bool
     description: str
+    errors_in: str = ""
 
 
 def _describe_task(source: NetworkSource, _item: object) -> dict:
@@ -356,8 +439,9 @@ def _describe_task(source: NetworkSource, _item: object) -> dict:
 def _point_task(source: NetworkSource, task: PointTask) -> dict:
     """The result of one point, and what it was computed on, by which code, where (:func:`provenance`)."""
     net = network_of(source)
+    errors_in = re.compile(task.errors_in).search if task.errors_in else None
     result = accuracy_for_scheme(net, task.scheme, chips=task.chips, seed=task.seed, batch_size=task.batch_size,
-                                 progress=task.progress, description=task.description)
+                                 progress=task.progress, description=task.description, errors_in=errors_in)
     return {**result, **provenance(net, task.scheme)}
 
 
@@ -387,6 +471,7 @@ def _point_row(key: dict, point: Point, result: dict) -> dict:
         **key,
         "preset": point.preset or "",
         "overrides": json.dumps(point.overrides, sort_keys=True),
+        **({"errors_in": point.errors_in} if point.errors_in else {}),
         **{f"set:{k}": v for k, v in point.overrides.items()},
         **result,
     }
@@ -473,7 +558,8 @@ def run_experiment(
         return store.path
     todo, selected = _pending(exp, store, common, chips, match, log)
     report.update(points=selected, finished=selected - len(todo), computed=0)
-    tasks = [PointTask(scheme, n, seed, batch_size, progress and runner.in_process, f"{exp.name}: {point.label}")
+    tasks = [PointTask(scheme, n, seed, batch_size, progress and runner.in_process, f"{exp.name}: {point.label}",
+                       point.errors_in)
              for point, scheme, n, _ in todo]
     expired = (lambda: False) if deadline is None else (lambda: time.time() > deadline)
     with tqdm(total=len(todo), desc=exp.name, unit="point", disable=not progress or not todo) as bar:

@@ -156,7 +156,7 @@ it is never tuned on)."""
 
 def predictor_experiments():
     """The held-out set and the development points as experiments of :mod:`aimc.validation.experiments`."""
-    from ..experiments import Experiment, Point
+    from ..experiments import Experiment, Point  # here: experiments lists these among its own
 
     heldout = Experiment("predictor-heldout", f"{HELDOUT_SIZE} schemes drawn at random across the vocabulary "
                          f"(seed {HELDOUT_SEED}), the accuracy predictor's held-out set",
