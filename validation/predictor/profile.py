@@ -63,11 +63,12 @@ SLICE_BITS = (1, 2, 4)
 """Input slice widths whose moments are kept (0, the whole input, is the second moment)."""
 WEIGHT_LEVELS = (0.05, 0.1, 0.2, 0.4)
 OUTPUT_LEVELS = (0.05, 0.1, 0.2, 0.4)
-GAINS = (0.65, 0.8, 0.9, 0.95, 0.98)
+GAINS = (0.65, 0.8, 0.9, 0.95, 0.98, 1.02, 1.05)
 DRAWS = 3
 """Injection passes: relative frozen weight noise (std a fraction of each layer's rms integer weight),
-relative output noise (a fraction of each channel's rms output), uniform gains (all below 1: the gains of
-clipping, ADC ranges and wire resistance are; one above the grid is named where a prediction uses it);
+relative output noise (a fraction of each channel's rms output), uniform gains (mostly below 1, as the gains of
+clipping, ADC ranges and wire resistance are; 1.02 and 1.05 for the gains above 1 of offset slices under
+state-proportional error; one beyond the grid is named where a prediction uses it);
 draws per noise level."""
 LARGE_WEIGHT_LEVELS = (0.7,)
 LARGE_OUTPUT_LEVELS: tuple[float, ...] = ()
