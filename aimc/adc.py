@@ -13,14 +13,22 @@ inner P % of profiled signals), ``aligned`` (the calibrated range widened to the
 of two, so that the levels keep lining up with the signal's levels: the paper's bit-sliced rule) and
 ``optimal`` (least mean-squared clipping + quantisation error on profiled signals). Weight slices of one layer
 may be constrained to ranges that differ by powers of two.
+
+:func:`quantize` and :func:`calibrated_range` take torch tensors (the Monte Carlo engine) or numpy arrays
+(the closed forms, which start without torch), with the same results (:mod:`aimc._arrays`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+from ._arrays import is_tensor, namespace
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 __all__ = [
     "ADCRange",
@@ -83,9 +91,10 @@ def quantize(signal: torch.Tensor, bits: int, rng: ADCRange) -> torch.Tensor:
     """The ADC transfer function: nearest level, clipped to the range. Same dtype as ``signal``."""
     n = _levels(bits, rng.signed)
     delta = step(bits, rng)
+    xp = namespace(signal)
     if rng.signed:
-        return torch.clamp(torch.round(signal / delta), -n, n) * delta
-    return rng.low + torch.clamp(torch.round((signal - rng.low) / delta), 0, n) * delta
+        return xp.clip(xp.round(signal / delta), -n, n) * delta
+    return rng.low + xp.clip(xp.round((signal - rng.low) / delta), 0, n) * delta
 
 
 def fpg_bits(bits_per_cell: int, input_bits: int, rows: int) -> float:
@@ -126,7 +135,7 @@ def aligned_range(calibrated: ADCRange, delta: float, bits: int) -> ADCRange:
     return ADCRange(-top, top) if calibrated.signed else ADCRange(0.0, top)
 
 
-def calibrated_range(samples: torch.Tensor, percentile: float, signed: bool) -> ADCRange:
+def calibrated_range(samples: torch.Tensor | np.ndarray, percentile: float, signed: bool) -> ADCRange:
     """The range holding the inner ``percentile`` % of profiled signals.
 
     Signed: [-R, R] with R the larger magnitude of the two tail quantiles; unsigned: the two quantiles.
@@ -134,11 +143,11 @@ def calibrated_range(samples: torch.Tensor, percentile: float, signed: bool) -> 
     """
     if not 0 < percentile <= 100:
         raise ValueError("adc.percentile: must be in (0, 100]")
-    flat = samples.detach().reshape(-1).to(torch.float64)
-    if flat.numel() == 0 or not torch.isfinite(flat).all():
-        raise ValueError("ADC calibration: needs at least one finite profiled signal")
     tail = (100.0 - percentile) / 200.0
-    lo, hi = (float(v) for v in _quantiles(flat, (tail, 1.0 - tail)))
+    if is_tensor(samples):
+        lo, hi = (float(v) for v in _quantiles(_finite_float64(samples), (tail, 1.0 - tail)))
+    else:
+        lo, hi = _numpy_quantiles(_finite_float64(samples), (tail, 1.0 - tail))
     if signed:
         r = max(-lo, hi)
         return ADCRange(-r, r) if r > 0 else ADCRange(-1.0, 1.0)
@@ -149,6 +158,18 @@ def calibrated_range(samples: torch.Tensor, percentile: float, signed: bool) -> 
     return ADCRange(lo, hi)
 
 
+def _finite_float64(samples: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """The samples flattened to float64; ValueError for none or for a non-finite one."""
+    xp = namespace(samples)
+    if is_tensor(samples):
+        flat = samples.detach().reshape(-1).to(xp.float64)
+    else:
+        flat = samples.reshape(-1).astype(xp.float64)
+    if flat.shape[0] == 0 or not xp.isfinite(flat).all():
+        raise ValueError("ADC calibration: needs at least one finite profiled signal")
+    return flat
+
+
 def _quantiles(flat: torch.Tensor, qs: tuple[float, ...]) -> list[float]:
     """Linear-interpolation quantiles of the sorted values (torch.quantile refuses very large tensors).
 
@@ -156,6 +177,8 @@ def _quantiles(flat: torch.Tensor, qs: tuple[float, ...]) -> list[float]:
     nearer end), not a full sort: the same values, at a cost of O(n) for the tail quantiles of a
     calibrated range.
     """
+    import torch
+
     n = flat.numel()
     out = []
     for q in qs:
@@ -172,15 +195,33 @@ def _quantiles(flat: torch.Tensor, qs: tuple[float, ...]) -> list[float]:
     return out
 
 
+def _numpy_quantiles(flat: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """:func:`_quantiles` on a numpy array: the same two order statistics (from a partial sort,
+    ``numpy.partition``) and the same interpolation, so the same values."""
+    import numpy as np
+
+    n = flat.shape[0]
+    out = []
+    for q in qs:
+        pos = q * (n - 1)
+        i = math.floor(pos)
+        j = min(i + 1, n - 1)
+        ordered = np.partition(flat, (i, j))
+        a, b = ordered[i], ordered[j]
+        out.append(float(a + (b - a) * (pos - i)))
+    return out
+
+
 def optimal_range(samples: torch.Tensor, bits: int, signed: bool, candidates: int = 256) -> ADCRange:
     """The range (from zero or symmetric) that minimises the mean squared error of the ADC on ``samples``.
 
     Searched over ``candidates`` full-scale values spaced geometrically from 1e-4 to 1 times the largest
-    magnitude; the error includes both clipping and quantisation, computed exactly on the samples.
+    magnitude; the error includes both clipping and quantisation, computed exactly on the samples. In torch
+    (numpy samples are converted): its subsample of large profiles is torch's random permutation.
     """
-    flat = samples.detach().reshape(-1).to(torch.float64)
-    if flat.numel() == 0 or not torch.isfinite(flat).all():
-        raise ValueError("ADC calibration: needs at least one finite profiled signal")
+    import torch
+
+    flat = _finite_float64(samples if is_tensor(samples) else torch.from_numpy(samples))
     peak = float(flat.abs().max())
     if peak == 0:
         return granular_range(1.0, bits, signed)

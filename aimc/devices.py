@@ -1,9 +1,10 @@
-"""Device error laws sigma(g): defined once, evaluated on torch tensors or on sympy symbols.
+"""Device error laws sigma(g): defined once, evaluated on torch tensors, numpy arrays or sympy symbols.
 
 A law gives the standard deviation of a device's conductance error as a function of its (target)
 conductance, in normalised units (g = G / Gmax, so g is in [g_min, 1]). Each law is written against a
-small operations namespace (:data:`TORCH` or :data:`SYMPY`), so that the Monte Carlo engine samples from
-exactly the expression the theory takes its moments from: there is no second copy of any physical law.
+small operations namespace (:data:`TORCH`, :data:`NUMPY` or :data:`SYMPY`), so that the Monte Carlo engine
+samples from exactly the expression the theory takes its moments from: there is no second copy of any
+physical law. Each namespace imports its library on first use, so that importing the vocabulary stays fast.
 
 The published device fits (``DEVICE_LAWS``) are stated in the physical units of their source and
 normalised here by their Gmax (or Imax), exactly as their source defines them.
@@ -26,16 +27,19 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ._fields import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 __all__ = [
     "DEVICES_ENV",
     "DEVICE_FILE_FORMAT",
     "DEVICE_LAWS",
+    "NUMPY",
     "SYMPY",
     "TORCH",
     "DeviceLaw",
@@ -60,11 +64,36 @@ class Ops:
 
 def _torch_interp(x: torch.Tensor, xp: tuple[float, ...], fp: tuple[float, ...]) -> torch.Tensor:
     """Piecewise-linear interpolation through (xp, fp); x outside [xp[0], xp[-1]] is extrapolated linearly."""
+    import torch
+
     xs = torch.as_tensor(xp, dtype=x.dtype, device=x.device)
     fs = torch.as_tensor(fp, dtype=x.dtype, device=x.device)
     idx = torch.clamp(torch.searchsorted(xs, x.contiguous()) - 1, 0, len(xp) - 2)
     x0, x1, f0, f1 = xs[idx], xs[idx + 1], fs[idx], fs[idx + 1]
     return f0 + (f1 - f0) * (x - x0) / (x1 - x0)
+
+
+def _numpy_interp(x: np.ndarray, xp: tuple[float, ...], fp: tuple[float, ...]) -> np.ndarray:
+    """:func:`_torch_interp` on numpy arrays, operation for operation (numpy's own interp clamps outside)."""
+    import numpy as np
+
+    x = np.asarray(x)
+    xs, fs = np.asarray(xp, dtype=x.dtype), np.asarray(fp, dtype=x.dtype)
+    idx = np.clip(np.searchsorted(xs, x, side="left") - 1, 0, len(xp) - 2)
+    x0, x1, f0, f1 = xs[idx], xs[idx + 1], fs[idx], fs[idx + 1]
+    return f0 + (f1 - f0) * (x - x0) / (x1 - x0)
+
+
+def _torch_ops() -> Ops:
+    import torch
+
+    return Ops(exp=torch.exp, relu=lambda e: torch.clamp(e, min=0.0), interp=_torch_interp)
+
+
+def _numpy_ops() -> Ops:
+    import numpy as np
+
+    return Ops(exp=np.exp, relu=lambda e: np.maximum(e, 0.0), interp=_numpy_interp)
 
 
 def _sympy_ops() -> Ops:
@@ -82,24 +111,28 @@ def _sympy_ops() -> Ops:
     return Ops(exp=sympy.exp, relu=lambda e: sympy.Max(e, 0), interp=interp)
 
 
-TORCH = Ops(exp=torch.exp, relu=lambda e: torch.clamp(e, min=0.0), interp=_torch_interp)
+class _LazyOps(Ops):
+    """The operations of one library, imported on first use: importing aimc loads neither torch (2 s) nor
+    sympy, and a command loads only the library it computes with."""
 
-
-class _LazySympy(Ops):
-    """Sympy operations, imported on first use so that importing aimc stays fast."""
-
-    def __init__(self) -> None:
+    def __init__(self, make: Callable[[], Ops]) -> None:
+        self._make = make
         self._ops: Ops | None = None
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         if self._ops is None:
-            self._ops = _sympy_ops()
+            self._ops = self._make()
         return getattr(self._ops, name)
 
 
-SYMPY = _LazySympy()
+TORCH = _LazyOps(_torch_ops)
+"""Torch tensors: the Monte Carlo engine."""
+NUMPY = _LazyOps(_numpy_ops)
+"""numpy arrays: the closed forms' numeric evaluation and the scheme's checks."""
+SYMPY = _LazyOps(_sympy_ops)
+"""sympy expressions: the theory's derivations."""
 
 
 @dataclass(frozen=True)

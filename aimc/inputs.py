@@ -5,13 +5,21 @@ sign-magnitude: magnitude in [0, 2^(B-1) - 1] and a sign, applied as +V, 0 or -V
 B - 1 magnitude bits. Bit-serial application splits the magnitude into T = ceil(magnitude_bits / s) slices
 of s bits, x = sum_t 2^(s t) x_t, each slice carrying the input's sign; s = 0 applies the whole input
 through one DAC (T = 1).
+
+The functions take torch tensors (the Monte Carlo engine) or numpy arrays (the closed forms, which start
+without torch) and return the same library's arrays, equal bit for bit (:mod:`aimc._arrays`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
-import torch
+from ._arrays import is_tensor, namespace, numel
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 __all__ = [
     "conversion_input_max",
@@ -42,23 +50,23 @@ def slice_count(bits: int, slice_bits: int, signed: bool) -> int:
 
 
 def quantize_inputs(
-    x: torch.Tensor,
+    x: torch.Tensor | np.ndarray,
     bits: int,
     signed: bool,
     full_scale: float | torch.Tensor,
-    dtype: torch.dtype = torch.int64,
+    dtype: Any = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Quantise activations to integer codes with a calibrated full-scale value.
 
     Returns ``(x_int, scale)`` with ``x ~= x_int * scale``, ``scale = full_scale / input_max``; the codes
-    in ``dtype`` (int64, or a float type that holds them exactly, to skip a conversion). Values
+    in ``dtype`` (int64 by default, or a float type that holds them exactly, to skip a conversion). Values
     beyond the full scale saturate at the largest code (the DAC's range); negative values are refused for
     unsigned inputs, since they mean the layer was declared unsigned by mistake.
     """
     if signed and bits < 2:
         raise ValueError("inputs.bits: signed inputs need at least 2 bits (sign + magnitude)")
-    if x.numel():  # one reduction and one device sync for both checks (this runs for every layer call)
-        lo, hi = torch.stack(torch.aminmax(x)).tolist()  # NaN propagates into both
+    if numel(x):  # one reduction and one device sync for both checks (this runs for every layer call)
+        lo, hi = _extremes(x)  # NaN propagates into both
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError("inputs: must be finite (found NaN or inf)")
         if not signed and lo < 0:
@@ -68,12 +76,20 @@ def quantize_inputs(
     return saturate_inputs(x, bits, signed, full_scale, dtype)
 
 
+def _extremes(x: torch.Tensor | np.ndarray) -> list[float]:
+    if is_tensor(x):
+        import torch
+
+        return torch.stack(torch.aminmax(x)).tolist()
+    return [float(x.min()), float(x.max())]
+
+
 def saturate_inputs(
-    x: torch.Tensor,
+    x: torch.Tensor | np.ndarray,
     bits: int,
     signed: bool,
     full_scale: float | torch.Tensor,
-    dtype: torch.dtype = torch.int64,
+    dtype: Any = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The quantiser without checks on ``x`` (the analog layers' DAC): ``(codes, scale)`` with codes
     ``clamp(round(x / scale), lo, top)``, ``scale = full_scale / top``, ``lo`` = 0 for unsigned inputs (a DAC
@@ -87,9 +103,17 @@ def saturate_inputs(
     if not positive:
         raise ValueError(f"inputs: the full-scale value must be > 0, got {full_scale}")
     top = input_max(bits, signed)
+    if not is_tensor(x):  # numpy: the same three operations
+        import numpy as np
+
+        scale = np.asarray(full_scale, dtype=x.dtype) / top
+        codes = np.round(np.clip(x / scale, -top if signed else 0, top))
+        return codes.astype(np.int64 if dtype is None else dtype), scale
+    import torch
+
     scale = torch.as_tensor(full_scale, dtype=x.dtype, device=x.device) / top
     codes = torch.div(x, scale).clamp_(-top if signed else 0, top).round_()
-    return codes.to(dtype), scale
+    return codes.to(torch.int64 if dtype is None else dtype), scale
 
 
 def input_slices(x_int: torch.Tensor, bits: int, slice_bits: int, signed: bool) -> torch.Tensor:
@@ -98,15 +122,16 @@ def input_slices(x_int: torch.Tensor, bits: int, slice_bits: int, signed: bool) 
     For whole inputs (``slice_bits = 0``) the single slice is ``x_int`` itself.
     """
     top = input_max(bits, signed)
-    if (x_int.numel() and int(x_int.abs().max()) > top) or (not signed and bool((x_int < 0).any())):
+    if (numel(x_int) and int(abs(x_int).max()) > top) or (not signed and bool((x_int < 0).any())):
         raise ValueError(f"inputs: codes must lie in [{-top if signed else 0}, {top}]")
     if slice_bits == 0:
-        return x_int.unsqueeze(0)
-    sign = torch.sign(x_int)
-    mag = x_int.abs()
+        return x_int[None]
+    xp = namespace(x_int)
+    sign = xp.sign(x_int)
+    mag = abs(x_int)
     mask = (1 << slice_bits) - 1
     count = slice_count(bits, slice_bits, signed)
-    return torch.stack([sign * ((mag >> (slice_bits * t)) & mask) for t in range(count)])
+    return xp.stack([sign * ((mag >> (slice_bits * t)) & mask) for t in range(count)])
 
 
 def slice_significance(bits: int, slice_bits: int, signed: bool) -> tuple[int, ...]:

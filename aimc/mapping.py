@@ -1,7 +1,9 @@
 """Exact definitions: weight quantisation, the slice layout of a mapping, digits, conductances, partitions.
 
 Everything here is integer-exact and generic over the registered mappings (:mod:`aimc.mappings`): the
-Monte Carlo engine programs arrays with these functions and the theory derives its moments from them.
+Monte Carlo engine programs arrays with these functions and the theory derives its moments from them. The
+functions take torch tensors (the engine) or numpy arrays (the closed forms, which start without torch) and
+return the same library's arrays, equal bit for bit (:mod:`aimc._arrays`).
 
 Notation (DESIGN section 2): B_w weight bits, M = 2^(B_w-1) - 1, integer weights w in [-M, M]. A mapping
 puts a non-negative integer code on each of its arrays (for example |w| on g+ or g-, or u = w + M); the
@@ -23,16 +25,21 @@ conversions do not cancel among themselves. With ideal cells and no ADC, y = w x
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 
+from ._arrays import is_tensor, namespace, numel, to_int64
 from .mappings import Conversion, get_mapping
 from .scheme import Scheme
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "SliceLayout",
@@ -111,14 +118,25 @@ class SliceLayout:
         weight = self.significance[k] * self.digit_weight
         return weight * self.current_to_digits(k, True) if exact else float(weight) * self.current_to_digits(k)
 
-    def level_conductances(self, k: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        """g of every digit 0..L_k of slice k."""
-        digits = torch.arange(self.levels[k] + 1, dtype=dtype)
+    def level_conductances(self, k: int, dtype: Any = None) -> torch.Tensor | np.ndarray:
+        """g of every digit 0..L_k of slice k: a torch tensor of ``dtype`` (default float64), or a numpy
+        array when ``dtype`` is a numpy type (``numpy.float64``), the same values."""
+        if dtype is not None and not _is_torch_dtype(dtype):
+            digits = np.arange(self.levels[k] + 1, dtype=dtype)
+        else:
+            import torch
+
+            digits = torch.arange(self.levels[k] + 1, dtype=torch.float64 if dtype is None else dtype)
         return self.g_min + (1.0 - self.g_min) * digits / self.levels[k]
 
     @classmethod
     def from_scheme(cls, scheme: Scheme) -> SliceLayout:
         return _layout(scheme.mapping, scheme.weights.bits, scheme.weights.slices, scheme.device.g_min)
+
+
+def _is_torch_dtype(dtype: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(dtype, torch.dtype)
 
 
 def _exact(value: float) -> Fraction:
@@ -142,7 +160,7 @@ def _layout(mapping_section: Any, weight_bits: int, slices: int, g_min: float) -
         levels = tuple((1 << b) - 1 for _ in range(slices))
         max_digit = tuple(min((1 << b) - 1, largest >> (b * k)) for k in range(slices))
     shared = tuple(
-        (name, tuple(_split(torch.tensor(code), slices, b).tolist()))
+        (name, tuple(_split(np.asarray(code, dtype=np.int64), slices, b).tolist()))
         for name, code in rule.shared_codes(mapping_section, weight_bits).items()
     )
     layout = SliceLayout(
@@ -163,25 +181,34 @@ def _replace(layout: SliceLayout, **changes: Any) -> SliceLayout:
 
 
 def _conversion_extent(layout: SliceLayout) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    """(step, peak) per slice from every representable weight's digits (at most 2^16 weights)."""
-    every = torch.arange(-layout.m, layout.m + 1, dtype=torch.int64)
-    digits = {**weight_digits(every, layout), **_shared_digit_tensors(layout, every.shape)}
+    """(step, peak) per slice from every representable weight's digits (at most 2^16 weights).
+
+    In numpy (integers, and the maximum of exact conductances: the values torch gives), so that a layout,
+    which checking a scheme builds, needs no torch."""
+    every = np.arange(-layout.m, layout.m + 1, dtype=np.int64)
+    digits = {**weight_digits(every, layout), **_shared_digit_tensors(layout, every.shape, every)}
     steps, peaks = [], []
     for k in range(layout.slices):
         values, conductance = [], []
         for conversion in layout.conversions:
             combined = sum(int(c) * digits[name][k] for name, c in conversion.reads)
-            values.append(combined.abs())
+            values.append(abs(combined))
             g = sum(c * digits_to_conductance(digits[name][k : k + 1], layout, first=k)[0]
                     for name, c in conversion.reads)
-            conductance.append(g.abs().max())
-        steps.append(math.gcd(*(int(v) for v in torch.cat(values).unique())) or 1)
+            conductance.append(abs(g).max())
+        steps.append(math.gcd(*(int(v) for v in np.unique(np.concatenate(values)))) or 1)
         peaks.append(float(max(conductance)))
     return tuple(steps), tuple(peaks)
 
 
-def _shared_digit_tensors(layout: SliceLayout, shape: torch.Size) -> dict[str, torch.Tensor]:
-    return {name: torch.tensor(d, dtype=torch.int64).reshape(-1, *([1] * len(shape))).expand(-1, *shape)
+def _shared_digit_tensors(layout: SliceLayout, shape: tuple[int, ...], like: Any) -> dict[str, Any]:
+    """The shared arrays' digits broadcast to ``shape``, in the library of ``like``."""
+    if is_tensor(like):
+        import torch
+
+        return {name: torch.tensor(d, dtype=torch.int64).reshape(-1, *([1] * len(shape))).expand(-1, *shape)
+                for name, d in layout.shared}
+    return {name: np.broadcast_to(np.asarray(d, dtype=np.int64).reshape(-1, *([1] * len(shape))), (len(d), *shape))
             for name, d in layout.shared}
 
 
@@ -191,46 +218,59 @@ def quantize_weights(
     """Symmetric post-training quantisation to integers in [-M, M].
 
     Returns ``(w_int, scale)`` with ``weights ~= w_int * scale``; the scale is max|W| / M per layer, or per
-    output channel (dimension 0) with ``per_channel``. An all-zero layer (or channel) gets scale 1.
+    output channel (dimension 0) with ``per_channel``. An all-zero layer (or channel) gets scale 1. Torch
+    tensors or numpy arrays (then ``scale`` is a numpy array too, of zero dimensions per layer).
     """
-    if not torch.isfinite(weights).all():
+    xp = namespace(weights)
+    if not xp.isfinite(weights).all():
         raise ValueError("weights: must be finite (found NaN or inf)")
     m = (1 << (bits - 1)) - 1
     if per_channel:
-        peak = weights.abs().reshape(weights.shape[0], -1).amax(dim=1)
-        peak = peak.reshape((-1,) + (1,) * (weights.dim() - 1))
+        peak = xp.amax(abs(weights).reshape(weights.shape[0], -1), 1)
+        peak = peak.reshape((-1,) + (1,) * (weights.ndim - 1))
     else:
-        peak = weights.abs().amax()
-    scale = torch.where(peak > 0, peak / m, torch.ones_like(peak))
-    w_int = torch.clamp(torch.round(weights / scale), -m, m).to(torch.int64)
+        peak = xp.amax(abs(weights))
+    scale = xp.where(peak > 0, peak / m, xp.ones_like(peak))
+    w_int = to_int64(xp.clip(xp.round(weights / scale), -m, m))
     return w_int, scale
 
 
 def _split(codes: torch.Tensor, slices: int, bits_per_slice: int) -> torch.Tensor:
     """Base-2^b digits of non-negative integers, stacked on a new leading slice dimension."""
     if slices == 1:
-        return codes.unsqueeze(0)
+        return codes[None]
     mask = (1 << bits_per_slice) - 1
-    return torch.stack([(codes >> (bits_per_slice * k)) & mask for k in range(slices)])
+    return namespace(codes).stack([(codes >> (bits_per_slice * k)) & mask for k in range(slices)])
 
 
 def weight_digits(w_int: torch.Tensor, layout: SliceLayout) -> dict[str, torch.Tensor]:
-    """Per-slice digits of integer weights on each per-weight array: ``{array: [slices, *w_int.shape]}``, int64."""
+    """Per-slice digits of integer weights on each per-weight array: ``{array: [slices, *w_int.shape]}``, int64
+    (a torch tensor or a numpy array as ``w_int`` is)."""
     m = layout.m
-    w = w_int.to(torch.int64)
-    if w.numel() and int(w.abs().max()) > m:
+    w = to_int64(w_int)
+    if numel(w) and int(abs(w).max()) > m:
         raise ValueError(f"weights: integers must lie in [-{m}, {m}] for {layout.weight_bits}-bit weights")
     codes = get_mapping(layout.kind).codes(w, layout.weight_bits)
     return {name: _split(codes[name], layout.slices, layout.bits_per_slice) for name in layout.arrays}
 
 
 def digits_to_conductance(
-    digits: torch.Tensor, layout: SliceLayout, dtype: torch.dtype = torch.float64, first: int = 0
-) -> torch.Tensor:
-    """g = g_min + (1 - g_min) d / L_k for digits of shape [slices, ...] (slices ``first``, ``first`` + 1, ...)."""
-    shape = (-1,) + (1,) * (digits.dim() - 1)
-    levels = torch.tensor(layout.levels[first : first + digits.shape[0]], dtype=dtype, device=digits.device)
-    return layout.g_min + (1.0 - layout.g_min) * digits.to(dtype) / levels.reshape(shape)
+    digits: torch.Tensor | np.ndarray, layout: SliceLayout, dtype: Any = None, first: int = 0
+) -> torch.Tensor | np.ndarray:
+    """g = g_min + (1 - g_min) d / L_k for digits of shape [slices, ...] (slices ``first``, ``first`` + 1, ...).
+
+    Torch tensors of ``dtype`` (default float64), or numpy arrays (float64 unless ``dtype`` is a numpy type)."""
+    shape = (-1,) + (1,) * (digits.ndim - 1)
+    chosen = layout.levels[first : first + digits.shape[0]]
+    if is_tensor(digits):
+        import torch
+
+        dtype = torch.float64 if dtype is None else dtype
+        levels = torch.tensor(chosen, dtype=dtype, device=digits.device)
+        return layout.g_min + (1.0 - layout.g_min) * digits.to(dtype) / levels.reshape(shape)
+    dtype = np.float64 if dtype is None or _is_torch_dtype(dtype) else dtype
+    levels = np.asarray(chosen, dtype=dtype)
+    return layout.g_min + (1.0 - layout.g_min) * np.asarray(digits).astype(dtype) / levels.reshape(shape)
 
 
 def recombine(
@@ -276,7 +316,7 @@ def _signed_sum(layout: SliceLayout, k: int, converted: Callable[[int, int], Any
 def digits_to_weights(digits: dict[str, torch.Tensor], layout: SliceLayout) -> torch.Tensor:
     """The exact inverse of :func:`weight_digits` (integer arithmetic)."""
     shape = next(iter(digits.values())).shape[1:]
-    every = {**digits, **_shared_digit_tensors(layout, shape)}
+    every = {**digits, **_shared_digit_tensors(layout, shape, next(iter(digits.values())))}
     total = 0
     for k in range(layout.slices):
         q = _signed_sum(layout, k, lambda k, c: sum(int(coef) * every[name][k]
@@ -303,5 +343,7 @@ def column_groups(outputs: int, columns: int) -> list[tuple[int, int]]:
 
 def group_index(outputs: int, columns: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """For each of ``outputs`` columns, the index of its column group (the shared column it reads)."""
+    import torch  # here, not at the top: the closed forms use this module without torch
+
     return torch.cat([torch.full((b - a,), gi, device=device)
                       for gi, (a, b) in enumerate(column_groups(outputs, columns))])

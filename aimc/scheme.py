@@ -17,11 +17,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from ._fields import ConfigError, spec, validate_fields
 from .adc_ranges import RANGE_POLICIES
-from .devices import DEVICE_LAWS, TORCH, Ops
+from .devices import DEVICE_LAWS, NUMPY, TORCH, Ops
 from .mappings import MAPPINGS, get_mapping
 
 __all__ = [
@@ -138,8 +136,11 @@ class ErrorModel:
         if m == "table":
             self._check_table(path, g_min)
         if m in ("polynomial", "table") or m in DEVICE_LAWS:
-            grid = torch.linspace(g_min, 1.0, 1001, dtype=torch.float64)
-            sigma = self.sigma(grid, g_min)
+            import numpy as np  # here: a scheme without such a law is checked without loading numpy
+
+            # numpy, not torch: checking a scheme (aimc check, show, every command's --set) must not load torch
+            grid = np.linspace(g_min, 1.0, 1001, dtype=np.float64)
+            sigma = self.sigma(grid, g_min, NUMPY)
             worst, largest = float(sigma.min()), float(sigma.max())
             if worst < 0:
                 raise ConfigError(

@@ -9,8 +9,7 @@ theory, the Monte Carlo engine and ``convert``.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import torch
+from typing import TYPE_CHECKING
 
 from aimc.adc import ADCRange, power_of_two_ranges
 
@@ -20,6 +19,9 @@ from .calibrated import CalibratedRange
 from .granular import GranularRange
 from .max import MaxRange
 from .optimal import OptimalRange
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["RANGE_POLICIES", "RangeContext", "RangePolicy", "range_policy", "slice_ranges"]
 

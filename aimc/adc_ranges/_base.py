@@ -6,11 +6,11 @@ import abc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-import torch
-
 from aimc.adc import ADCRange
 
 if TYPE_CHECKING:
+    import torch
+
     from aimc.mapping import SliceLayout
     from aimc.scheme import Scheme
 

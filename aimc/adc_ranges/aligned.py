@@ -7,12 +7,15 @@ Its levels line up with the signal's levels (the paper's rule for bit slices, Cr
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from aimc import adc
 from aimc.adc import ADCRange
 
 from ._base import RangeContext, RangePolicy
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["AlignedRange"]
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from aimc import adc
 from aimc.adc import ADCRange
 
 from ._base import RangeContext, RangePolicy
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["OptimalRange"]
 

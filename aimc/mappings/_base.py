@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, ClassVar
 
-import torch
-
 if TYPE_CHECKING:
+    import torch
+
     from aimc.scheme import Mapping, Weights
 
 __all__ = ["Conversion", "SignedMapping"]
@@ -91,7 +91,8 @@ class SignedMapping(abc.ABC):
 
     @abc.abstractmethod
     def codes(self, w_int: torch.Tensor, weight_bits: int) -> dict[str, torch.Tensor]:
-        """The non-negative integer code of every weight on each per-weight array (int64, shape of ``w_int``)."""
+        """The non-negative integer code of every weight on each per-weight array (int64, shape of ``w_int``),
+        a torch tensor or a numpy array as ``w_int`` is (:mod:`aimc._arrays`)."""
 
     def shared_codes(self, mapping: Mapping, weight_bits: int) -> dict[str, int]:
         """The code held by every cell of each shared array (default none)."""

@@ -8,11 +8,15 @@ currents before one ADC (the paper's default), ``digital`` converts each with it
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
+from aimc._arrays import namespace
 from aimc._fields import ConfigError
 
 from ._base import Conversion, SignedMapping
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Differential"]
 
@@ -33,8 +37,9 @@ class Differential(SignedMapping):
         return pair_conversions(mapping)
 
     def codes(self, w_int: torch.Tensor, weight_bits: int) -> dict[str, torch.Tensor]:
-        zero = torch.zeros_like(w_int)
-        return {"positive": torch.where(w_int > 0, w_int, zero), "negative": torch.where(w_int < 0, -w_int, zero)}
+        xp = namespace(w_int)
+        zero = xp.zeros_like(w_int)
+        return {"positive": xp.where(w_int > 0, w_int, zero), "negative": xp.where(w_int < 0, -w_int, zero)}
 
     def check(self, mapping, weights) -> None:
         check_pair_options(mapping)

@@ -9,11 +9,14 @@ error is common to every output of the array.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from aimc._fields import ConfigError
 
 from ._base import Conversion, SignedMapping
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Offset", "single_cell_conversions"]
 

@@ -7,9 +7,14 @@ sum_(k<B-1) 2^k b_k (zero is stored as +0).
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+from aimc._arrays import namespace
 
 from .twos_complement import TwosComplement
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["OnesComplement"]
 
@@ -20,7 +25,7 @@ class OnesComplement(TwosComplement):
     title = "one's complement"
 
     def codes(self, w_int: torch.Tensor, weight_bits: int) -> dict[str, torch.Tensor]:
-        return {"cells": torch.where(w_int < 0, w_int + ((1 << weight_bits) - 1), w_int)}
+        return {"cells": namespace(w_int).where(w_int < 0, w_int + ((1 << weight_bits) - 1), w_int)}
 
     def top_weight(self, weight_bits: int) -> int:
         return (1 << (weight_bits - 1)) - 1

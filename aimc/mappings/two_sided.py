@@ -7,13 +7,15 @@ d+ - d- = 2w and the recombination weighs the digit sum by 1/2. Unsliced only.
 from __future__ import annotations
 
 from fractions import Fraction
-
-import torch
+from typing import TYPE_CHECKING
 
 from aimc._fields import ConfigError
 
 from ._base import Conversion, SignedMapping
 from .differential import check_pair_options, pair_conversions, pair_suffix
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["TwoSided"]
 

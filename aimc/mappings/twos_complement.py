@@ -9,12 +9,16 @@ reference column of zero bits (``unit_column``), read through the array like the
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
+from aimc._arrays import namespace
 from aimc._fields import ConfigError
 
 from ._base import Conversion, SignedMapping
 from .offset import check_single_cell_options, single_cell_conversions
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["TwosComplement"]
 
@@ -37,7 +41,7 @@ class TwosComplement(SignedMapping):
         return single_cell_conversions(mapping)
 
     def codes(self, w_int: torch.Tensor, weight_bits: int) -> dict[str, torch.Tensor]:
-        return {"cells": torch.where(w_int < 0, w_int + (1 << weight_bits), w_int)}
+        return {"cells": namespace(w_int).where(w_int < 0, w_int + (1 << weight_bits), w_int)}
 
     def shared_codes(self, mapping, weight_bits: int) -> dict[str, int]:
         return {"unit": 0} if mapping.offset == "unit_column" else {}
