@@ -4,6 +4,9 @@ A layer is float weights [outputs, inputs] and float input vectors [vectors, inp
 ``aimc simulate`` and ``aimc estimate`` quantise them the same way (:func:`quantize_layer`): weights to
 ``weights.bits`` per layer (or per channel), inputs to ``inputs.bits`` with the full scale at the largest
 input magnitude, signed (sign-magnitude) if any input is negative.
+
+A layer holds torch tensors (the Monte Carlo engine) or numpy arrays (``tensors=False``: the closed forms,
+which start without torch); quantising either gives the same integers (:mod:`aimc._arrays`).
 """
 
 from __future__ import annotations
@@ -11,13 +14,17 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+from ._arrays import to_float64
 from .inputs import quantize_inputs
 from .mapping import quantize_weights
 from .scheme import Scheme
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Layer", "QuantizedLayer", "load_layer", "quantize_layer", "synthetic_layer"]
 
@@ -29,8 +36,10 @@ inputs max(N(0, 1), 0) (half of them zero, like post-ReLU activations), 1152 inp
 
 @dataclass(frozen=True)
 class Layer:
-    weights: torch.Tensor
-    inputs: torch.Tensor
+    """Float weights [outputs, inputs] and input vectors [vectors, inputs]: torch tensors or numpy arrays."""
+
+    weights: torch.Tensor | np.ndarray
+    inputs: torch.Tensor | np.ndarray
     name: str
 
 
@@ -38,31 +47,41 @@ class Layer:
 class QuantizedLayer:
     """Integer weights [N, K] and inputs [B, K], their scales, and the exact digital product [B, N]."""
 
-    w_int: torch.Tensor
-    x_int: torch.Tensor
-    w_scale: torch.Tensor
-    x_scale: torch.Tensor
+    w_int: torch.Tensor | np.ndarray
+    x_int: torch.Tensor | np.ndarray
+    w_scale: torch.Tensor | np.ndarray
+    x_scale: torch.Tensor | np.ndarray
     signed_inputs: bool
 
     @property
-    def reference(self) -> torch.Tensor:
+    def reference(self) -> torch.Tensor | np.ndarray:
         """The digital reference: quantised inputs times quantised weights, in integer units (float64)."""
-        return (self.x_int @ self.w_int.T).to(torch.float64)
+        return to_float64(self.x_int @ self.w_int.T)
 
 
-def synthetic_layer() -> Layer:
-    """The documented built-in layer (see ``SYNTHETIC``); identical on every machine."""
+def _layer(w: np.ndarray, x: np.ndarray, name: str, tensors: bool) -> Layer:
+    if not tensors:
+        return Layer(w, x, name)
+    import torch  # here, not at the top: aimc estimate reads its layer without torch
+
+    return Layer(torch.from_numpy(w), torch.from_numpy(x), name)
+
+
+def synthetic_layer(tensors: bool = True) -> Layer:
+    """The documented built-in layer (see ``SYNTHETIC``); identical on every machine. Torch tensors, or
+    numpy arrays with ``tensors=False``."""
     rng = np.random.default_rng(SYNTHETIC["seed"])
     w = rng.laplace(0.0, SYNTHETIC["laplace_scale"], size=(SYNTHETIC["outputs"], SYNTHETIC["inputs"]))
     x = np.maximum(rng.standard_normal(size=(SYNTHETIC["vectors"], SYNTHETIC["inputs"])), 0.0)
-    return Layer(torch.from_numpy(w), torch.from_numpy(x), "synthetic")
+    return _layer(w, x, "synthetic", tensors)
 
 
 _LAYER_FORMAT = "an .npz (numpy.savez) with real arrays weights [outputs, inputs] and inputs [vectors, inputs]"
 
 
-def load_layer(path: str | Path) -> Layer:
-    """Read an ``.npz`` with ``weights`` [outputs, inputs] and ``inputs`` [vectors, inputs] (real arrays).
+def load_layer(path: str | Path, tensors: bool = True) -> Layer:
+    """Read an ``.npz`` with ``weights`` [outputs, inputs] and ``inputs`` [vectors, inputs] (real arrays),
+    as float64 torch tensors, or numpy arrays with ``tensors=False``.
 
     ValueError naming ``--layer``, the array and what is allowed for anything else: a file that is not an
     ``.npz`` archive, a missing or pickled array, complex, boolean or non-numeric values, NaN or inf, a
@@ -88,7 +107,7 @@ def load_layer(path: str | Path) -> Layer:
         )
     if w.shape[1] != x.shape[1]:
         raise ValueError(f"--layer: weights have {w.shape[1]} inputs but input vectors have {x.shape[1]}")
-    return Layer(torch.from_numpy(w.astype(np.float64)), torch.from_numpy(x.astype(np.float64)), path.stem)
+    return _layer(w.astype(np.float64), x.astype(np.float64), path.stem, tensors)
 
 
 def _real_array(data, name: str, path: Path) -> np.ndarray:
@@ -112,6 +131,6 @@ def quantize_layer(layer: Layer, scheme: Scheme) -> QuantizedLayer:
     """Quantise a layer as the scheme says; inputs are signed if any is negative."""
     w_int, w_scale = quantize_weights(layer.weights, scheme.weights.bits, scheme.weights.per_channel)
     signed = bool((layer.inputs < 0).any())
-    peak = float(layer.inputs.abs().max())
+    peak = float(abs(layer.inputs).max())
     x_int, x_scale = quantize_inputs(layer.inputs, scheme.inputs.bits, signed, peak if peak > 0 else 1.0)
     return QuantizedLayer(w_int, x_int, w_scale, x_scale, signed)

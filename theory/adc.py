@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from aimc.adc import ADCRange, fpg_bits, step
 
@@ -144,6 +144,9 @@ def regime_boundary(tolerance: float = 0.01, positions: int = 41) -> float:
         _, second, _ = rounding_moments(mu, 0.0, np.full_like(mu, ratio), grid, exact_below=1e9)
         return float(np.max(np.abs(second - ratio**2 - 1 / 12)) * 12) - tolerance
 
+    # here, not at the top: scipy.optimize loads scipy.linalg (0.4 s), which aimc estimate never uses
+    from scipy import optimize
+
     return float(optimize.brentq(worst, 0.05, 3.0, xtol=1e-4))
 
 
@@ -176,6 +179,8 @@ def optimal_range_gaussian(std: float, bits: int, signed: bool = True, mean: flo
         return float(delta**2 / 12 + clipping_error_gaussian(low, top, mean, std))
 
     scale = abs(mean) + std
+    from scipy import optimize  # here, not at the top (see regime_boundary)
+
     res = optimize.minimize_scalar(cost, bounds=(math.log(scale * 1e-3), math.log(scale * 50)), method="bounded")
     top = math.exp(res.x)
     return ADCRange(-top, top) if signed else ADCRange(0.0, top)

@@ -20,17 +20,21 @@ conversion's arrays (:class:`aimc.mappings.Conversion`). Its error is, per outpu
 Sources that act together (programming, then drift, then stuck cells) are attributed sequentially: each
 gets the change it makes to the moments. Each source's share of the mean squared error is
 (mean variance_s + mean bias_s x bias) / MSE; the shares add up to one.
+
+Everything here computes on numpy arrays: a layer given as torch tensors is converted on entry (its integer
+codes, and so every term, are the same), and ``aimc estimate`` runs without importing torch.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from aimc import adc as adc_mod
+from aimc._arrays import to_float64, to_numpy
 from aimc.adc import ADCRange
 from aimc.adc_ranges import range_policy, slice_ranges
 from aimc.inputs import conversion_significances, input_slices, slice_significance
@@ -41,6 +45,9 @@ from aimc.scheme import Scheme
 from . import adc as theory_adc
 from .parasitics import gate_bitline_error, row_column_error
 from .symbolic import DeviceMoments, conversion_scales, device_moments
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["SOURCES", "Budget", "InputStatistics", "error_budget", "expected_weight_error", "weight_error_variance",
            "weight_gain"]
@@ -70,12 +77,14 @@ class InputStatistics:
     signed: bool = False
 
     @classmethod
-    def from_inputs(cls, x_int: torch.Tensor, scheme: Scheme, signed: bool = False) -> InputStatistics:
+    def from_inputs(
+        cls, x_int: torch.Tensor | np.ndarray, scheme: Scheme, signed: bool = False
+    ) -> InputStatistics:
         i = scheme.inputs
-        x = x_int.to(torch.float64)
-        slices = input_slices(x_int, i.bits, i.slice_bits, signed).to(torch.float64)
+        x = to_float64(x_int)
+        slices = to_float64(input_slices(x_int, i.bits, i.slice_bits, signed))
         return cls(
-            (x**2).mean(0).numpy(), x.mean(0).numpy(), (slices**2).mean(1).numpy(), signed
+            to_numpy((x**2).mean(0)), to_numpy(x.mean(0)), to_numpy((slices**2).mean(1)), signed
         )
 
     @classmethod
@@ -181,7 +190,7 @@ class _Cells:
 
 
 def _level_moments(scheme: Scheme, layout: SliceLayout, k: int) -> tuple[np.ndarray, DeviceMoments]:
-    grid = layout.level_conductances(k).numpy()
+    grid = layout.level_conductances(k, np.float64)
     return grid, device_moments(scheme.device, grid)
 
 
@@ -216,14 +225,14 @@ class _ColumnSet:
     common: bool = False
 
 
-def _column_sets(w_int: torch.Tensor, scheme: Scheme, layout: SliceLayout, groups: list) -> list[list[_ColumnSet]]:
+def _column_sets(w_int: np.ndarray, scheme: Scheme, layout: SliceLayout, groups: list) -> list[list[_ColumnSet]]:
     """For each weight slice, one :class:`_ColumnSet` per conversion of the mapping."""
     digits = weight_digits(w_int, layout)
     scales = conversion_scales(layout)
     out = []
     for k in range(layout.slices):
         grid, moments = _level_moments(scheme, layout, k)
-        cells = {name: _cells(d[k].numpy(), grid, moments) for name, d in digits.items()}
+        cells = {name: _cells(d[k], grid, moments) for name, d in digits.items()}
         for name, shared in layout.shared:
             cells[name] = _cells(np.full((len(groups), w_int.shape[1]), shared[k]), grid, moments)
         out.append([
@@ -298,8 +307,8 @@ def expected_weight_error(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> n
 def _per_weight(w_int: torch.Tensor | np.ndarray, scheme: Scheme, term) -> np.ndarray:
     """sum over slices k and conversions of ``term(column_set)`` (per cell, cumulative over the frozen
     stages), a shared column's term added to every weight of its group: [N, K]."""
-    w_int = torch.as_tensor(np.asarray(w_int)).to(torch.int64)
-    if w_int.dim() != 2:
+    w_int = _integers(w_int)
+    if w_int.ndim != 2:
         raise ValueError(f"w_int: expected [outputs, inputs], got shape {list(w_int.shape)}")
     layout = SliceLayout.from_scheme(scheme)
     groups = column_groups(w_int.shape[0], scheme.array.columns)
@@ -328,27 +337,32 @@ def weight_gain(w_int: torch.Tensor | np.ndarray, scheme: Scheme) -> float:
 
     Below 1 when the systematic error shrinks the weights (clipped cells at g_min in differential pairs).
     """
-    w = np.asarray(torch.as_tensor(np.asarray(w_int)), dtype=np.float64)
+    w = np.asarray(to_numpy(w_int), dtype=np.float64)
     norm = float((w * w).sum())
     if norm == 0:
         raise ValueError("w_int: all weights are zero; the gain is undefined")
     return 1.0 + float((w * expected_weight_error(w_int, scheme)).sum()) / norm
 
 
-def _unpack(layer: QuantizedLayer | tuple) -> tuple[torch.Tensor, torch.Tensor | InputStatistics, bool]:
+def _integers(values: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Integer codes as an int64 numpy array (the same integers whichever library held them)."""
+    return np.asarray(to_numpy(values)).astype(np.int64)
+
+
+def _unpack(layer: QuantizedLayer | tuple) -> tuple[np.ndarray, np.ndarray | InputStatistics, bool]:
     if isinstance(layer, QuantizedLayer):
-        return layer.w_int, layer.x_int, layer.signed_inputs
+        return _integers(layer.w_int), _integers(layer.x_int), layer.signed_inputs
     if not isinstance(layer, tuple) or len(layer) not in (2, 3):
         raise ValueError("layer: give a QuantizedLayer, (w_int, x_int[, signed]) or (w_int, InputStatistics)")
-    w_int = torch.as_tensor(np.asarray(layer[0])).to(torch.int64)
+    w_int = _integers(layer[0])
     x = layer[1]
     if isinstance(x, InputStatistics):
         if len(x.second_moment) != w_int.shape[1]:
             raise ValueError(f"inputs: {len(x.second_moment)} row moments for a fan-in of {w_int.shape[1]}")
         return w_int, x, x.signed
-    x = torch.as_tensor(np.asarray(x)).to(torch.int64)
+    x = _integers(x)
     signed = bool(layer[2]) if len(layer) == 3 else bool((x < 0).any())
-    if x.dim() != 2 or x.shape[1] != w_int.shape[1]:
+    if x.ndim != 2 or x.shape[1] != w_int.shape[1]:
         raise ValueError(f"inputs: expected [vectors, {w_int.shape[1]}], got {list(x.shape)}")
     return w_int, x, signed
 
@@ -377,7 +391,7 @@ def _expand(terms: dict[str, np.ndarray], group_index: np.ndarray) -> dict[str, 
 
 def _given_budget(w_int, x_int, signed, scheme, layout, sets, ranges, groups, group_index, progress) -> Budget:
     i = scheme.inputs
-    xs = input_slices(x_int, i.bits, i.slice_bits, signed).numpy().astype(np.float64)  # [T, B, K]
+    xs = input_slices(x_int, i.bits, i.slice_bits, signed).astype(np.float64)  # [T, B, K]
     t_sig = np.array(slice_significance(i.bits, i.slice_bits, signed), dtype=np.float64)
     x = np.tensordot(t_sig, xs, axes=1)
     x2, xt2 = x**2, np.tensordot(t_sig**2, xs**2, axes=1)
@@ -407,7 +421,7 @@ def _given_budget(w_int, x_int, signed, scheme, layout, sets, ranges, groups, gr
     if layout.shared:
         bias["unit_column"] += sum(_expand(common_bias, group_index).values())
         var["unit_column"] += sum(_expand(common_var, group_index).values())
-    reference = (x_int.to(torch.float64) @ w_int.to(torch.float64).T).numpy()
+    reference = x_int.astype(np.float64) @ w_int.astype(np.float64).T
     ms = float(np.mean(reference**2))
     if ms == 0:
         raise ValueError("the digital reference output is identically zero; relative errors are undefined")
@@ -452,8 +466,8 @@ def _conversions(xs, t_sig, sets, parts, digital_acc, scheme) -> list[list[list[
 
 def _default_ranges(scheme, layout, conversions, fan_in, signed) -> list[ADCRange]:
     """The scheme's ADC ranges; a profiled policy profiles the exact ideal signals of the given inputs."""
-    def signals(k: int) -> torch.Tensor:
-        return torch.from_numpy(np.concatenate([e["mu"].ravel() for parts in conversions[k] for e in parts]))
+    def signals(k: int) -> np.ndarray:
+        return np.concatenate([e["mu"].ravel() for parts in conversions[k] for e in parts])
 
     return slice_ranges(scheme, fan_in, signed, signals)
 
@@ -553,7 +567,7 @@ def _statistics_budget(w_int, stats, scheme, layout, sets, ranges, groups, group
     if layout.shared:
         bias["unit_column"] += sum(_expand(common_bias, group_index).values())
         var["unit_column"] += sum(_expand(common_var, group_index).values())
-    w = w_int.to(torch.float64).numpy()
+    w = w_int.astype(np.float64)
     ref_ms = float(np.mean(fluct @ (w**2).T + (mean @ w.T) ** 2))
     if ref_ms <= 0:
         raise ValueError("the expected reference output is zero; relative errors are undefined")

@@ -35,7 +35,8 @@ def run_estimate(args: argparse.Namespace) -> dict:
     from aimc.layers import load_layer, quantize_layer, synthetic_layer
 
     scheme, name = scheme_from_args(args)
-    layer = load_layer(args.layer) if args.layer else synthetic_layer()
+    # numpy arrays, not tensors: the closed form computes in numpy, and the command starts without torch
+    layer = load_layer(args.layer, tensors=False) if args.layer else synthetic_layer(tensors=False)
     quantized = quantize_layer(layer, scheme)
     budget = error_budget(quantized, scheme, progress=not args.no_progress)
     summary = budget.summary()

@@ -34,12 +34,11 @@ tests/theory/test_parasitics.py), so within 10 % while that scale is <= :data:`V
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from aimc._arrays import is_tensor
 from aimc.inputs import input_slices
 from aimc.layers import QuantizedLayer
 from aimc.mapping import column_groups, partitions
-from aimc.pipeline import program_ideal
 from aimc.scheme import Scheme
 
 __all__ = ["ERROR_SLOPE", "VALIDITY_RN_IMAX", "gate_bitline_error", "parasitic_scale", "relative_error_scale",
@@ -131,13 +130,18 @@ def parasitic_scale(scheme: Scheme, q: QuantizedLayer) -> float:
     r = scheme.parasitics.r
     if r == 0:
         return 0.0
-    ideal = program_ideal(q.w_int, scheme, torch.float64)
-    parts = partitions(q.w_int.shape[1], scheme.array.rows)
+    import torch  # here, not at the top: the closed forms without wire resistance run without torch
+
+    from aimc.pipeline import program_ideal
+
+    w_int, x_int = (v if is_tensor(v) else torch.from_numpy(np.asarray(v)) for v in (q.w_int, q.x_int))
+    ideal = program_ideal(w_int, scheme, torch.float64)
+    parts = partitions(w_int.shape[1], scheme.array.rows)
     if scheme.parasitics.topology == "row_column":
         return max(row_column_scale(g[0, s, :, start:stop].numpy(), r, scheme.array.columns)
                    for g in ideal.tensors() for s in range(g.shape[1]) for start, stop in parts)
     i = scheme.inputs
-    xs = input_slices(q.x_int, i.bits, i.slice_bits, q.signed_inputs).to(torch.float64).abs()
+    xs = input_slices(x_int, i.bits, i.slice_bits, q.signed_inputs).to(torch.float64).abs()
     worst, rows = 0.0, 0
     for start, stop in parts:
         rows = max(rows, stop - start)

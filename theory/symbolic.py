@@ -28,9 +28,8 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from aimc.devices import DEVICE_LAWS, SYMPY, TORCH
+from aimc.devices import DEVICE_LAWS, NUMPY, SYMPY
 from aimc.mapping import SliceLayout, recombine
 from aimc.scheme import Device, ErrorModel
 
@@ -211,8 +210,8 @@ def drift_moment(k: int, time: float, t0: float, mean: float, std: float) -> flo
 
 
 def _sigma_numeric(model: ErrorModel, g: np.ndarray, g_min: float) -> np.ndarray:
-    """The error law evaluated through its one definition (torch back end)."""
-    return model.sigma(torch.as_tensor(g, dtype=torch.float64), g_min, TORCH).numpy().astype(np.float64)
+    """The error law evaluated through its one definition (numpy back end: the closed forms need no torch)."""
+    return np.array(model.sigma(np.asarray(g, dtype=np.float64), g_min, NUMPY), dtype=np.float64)
 
 
 @lru_cache(maxsize=256)
