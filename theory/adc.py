@@ -118,12 +118,22 @@ def _exact_sum(
     first = np.zeros(mu.shape)
     second = np.zeros(mu.shape)
     gain = np.zeros(mu.shape)
+
+    def cdf_below(n: np.ndarray) -> np.ndarray:
+        return cdf(np.where(n <= n_lo, -np.inf, off + (n - 0.5) * delta))
+
+    # Level n's lower threshold is level n - 1's upper one, bit for bit while the level numbers are exact
+    # half-integers ((n - 1) + 0.5 = n - 0.5) and it is never -inf past the first level (start >= n_lo), so
+    # each threshold's Phi, most of an estimate's computation, is evaluated once, not twice
+    reuse = float(np.max(np.abs(start), initial=0.0)) + 2 * width + 2 < 2.0**52
+    below = cdf_below(start)
     for j in range(2 * width + 1):
         n = start + j
         valid = n <= stop
         upper = np.where(n >= n_hi, np.inf, off + (n + 0.5) * delta)
-        lower = np.where(n <= n_lo, -np.inf, off + (n - 0.5) * delta)
-        p = np.where(valid, cdf(upper) - cdf(lower), 0.0)
+        at_upper = cdf(upper)
+        p = np.where(valid, at_upper - (below if reuse or j == 0 else cdf_below(n)), 0.0)
+        below = at_upper
         err = off + n * delta - mu
         first += p * err
         second += p * err**2
