@@ -181,7 +181,7 @@ def test_an_interrupted_run_keeps_its_chips_and_resumes_at_the_first_missing(tmp
     assert "resumes at chip 2" in resume_note() and not store.finished(_key())
     monkeypatch.setattr(acc, "_correct", real)
     counted = []
-    monkeypatch.setattr(acc, "reprogram", lambda model, seed: counted.append(seed) or acc_reprogram(model, seed))
+    monkeypatch.setattr(acc, "reprogram", lambda model, seed, *rest: counted.append(seed) or acc_reprogram(model, seed, *rest))
     result, cached = acc.run_stored(store, _key(), lambda: net, _NOISY, chips=4, progress=False, log=lambda m: None)
     assert not cached and result["resumed_at_chip"] == 2 and result["accuracies"] == whole
     assert counted == [acc.chip_seed(0, 2), acc.chip_seed(0, 3)]  # chips 0 and 1 were not programmed again
