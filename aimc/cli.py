@@ -137,6 +137,13 @@ _EXTERNAL = {
         "run_diagnostics",
         None,
     ),
+    "claims": (
+        "the paper's conclusions, each with its verdict from the committed results and the conventions it rests on",
+        "aimc.validation.claims",
+        "add_claims_arguments",
+        "run_claims",
+        None,
+    ),
     "validate": (
         "theory against Monte Carlo sweeps",
         "aimc.validation.cli",

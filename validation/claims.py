@@ -997,6 +997,29 @@ def format_claims(results: list[dict]) -> str:
     return "\n\n".join(blocks)
 
 
+def _first_numbers(result: dict | None) -> str:
+    if result is None:
+        return ""
+    numbers = [text for entry in result["evidence"] for text in entry["numbers"]]
+    return numbers[0] if numbers else ""
+
+
+def format_claims_table(results: list[dict]) -> str:
+    """A markdown table: one row per claim, each model's verdict and the first numbers that decide it (the
+    results README quotes it; a test regenerates it, so it cannot drift from the rows)."""
+    models = list(dict.fromkeys(r["model"] for r in results))
+    lines = ["| claim | " + " | ".join(models) + " | decisive numbers (" + models[0] + ") |",
+             "|---" * (len(models) + 2) + "|"]
+    for claim in CLAIMS:
+        mine = {r["model"]: r for r in results if r["claim"] == claim.id}
+        if not mine:
+            continue
+        verdicts = [mine[m]["verdict"] if m in mine else "" for m in models]
+        numbers = _first_numbers(mine.get(models[0])).replace("|", "/")
+        lines.append(f"| {claim.id} | " + " | ".join(verdicts) + f" | {numbers} |")
+    return "\n".join(lines)
+
+
 def add_claims_arguments(parser: argparse.ArgumentParser) -> None:
     """``aimc claims [--model M]... [--results DIR] [--stale] [--json]``."""
     parser.add_argument("--model", action="append", default=None, metavar="MODEL",
@@ -1009,6 +1032,7 @@ def add_claims_arguments(parser: argparse.ArgumentParser) -> None:
                         "rows of the current code count")
     parser.add_argument("--json", action="store_true",
                         help="print a list of objects with claim, model, verdict, conditions, evidence")
+    parser.add_argument("--table", action="store_true", help="print one markdown table row per claim")
 
 
 def run_claims(args: argparse.Namespace) -> int:
@@ -1024,5 +1048,8 @@ def run_claims(args: argparse.Namespace) -> int:
         print(f"aimc claims: error: {problem}", file=sys.stderr)
         return 2
     out = evaluate_claims(results, models, stale=getattr(args, "stale", False))
-    print(json.dumps(out, indent=2) if getattr(args, "json", False) else format_claims(out))
+    if getattr(args, "json", False):
+        print(json.dumps(out, indent=2))
+    else:
+        print(format_claims_table(out) if getattr(args, "table", False) else format_claims(out))
     return 0

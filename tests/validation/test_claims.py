@@ -317,3 +317,20 @@ def test_every_claim_on_the_committed_results_has_a_legal_verdict_and_evidence(s
         if result["verdict"] != "not tested":
             assert any(e["files"] and not e["missing"] for e in result["evidence"]), result["claim"]
     assert format_claims(results)
+
+
+def test_the_results_readme_quotes_the_claims_table_of_the_committed_rows():
+    from aimc.validation.claims import evaluate_claims, format_claims_table
+
+    readme = (Path(__file__).resolve().parents[2] / "validation" / "results" / "README.md").read_text()
+    start = readme.index("<!-- claims-table: aimc claims --stale --table -->\n") + len(
+        "<!-- claims-table: aimc claims --stale --table -->\n")
+    quoted = readme[start: readme.index("\n<!-- end claims-table -->")]
+    assert quoted == format_claims_table(evaluate_claims(stale=True)), "re-run aimc claims --stale --table"
+
+
+def test_aimc_claims_is_a_subcommand_that_refuses_an_unknown_model(capsys):
+    from aimc.cli import main
+
+    assert main(["claims", "--model", "resnet18-nowhere"]) == 2
+    assert "--model: unknown resnet18-nowhere" in capsys.readouterr().err
