@@ -190,3 +190,19 @@ def test_search_command(monkeypatch, tmp_path, net):
     with contextlib.redirect_stderr(err):
         assert main(["search", "--min-accuracy", "0.5", "--vary", "adc.bits"]) == 2
     assert "--vary: expected PATH=V1,V2" in err.getvalue()
+
+
+def test_validate_predictor_command_prints_the_predictor_summary(monkeypatch, tmp_path, capsys):
+    """The summary's own "target" (the tolerance) must not replace the command's target: it sent the
+    summary to the MVM sweep's formatter, which failed on a key only that sweep has."""
+    from aimc.validation.predictor import validate
+
+    from aimc.cli import main
+
+    method = {"within_target_high": "9/10", "mean_error_high": 0.004, "collapses_caught": "1/1", "spearman": 0.97}
+    summary = {"model": "m", "points": 11, "refused": 0, "csv": str(tmp_path / "m.csv"), "target": 0.015,
+               "high": 0.5, "compounded": method, "linear": method}
+    monkeypatch.setattr(validate, "run_predictor_validation", lambda *a, **k: dict(summary))
+    assert main(["validate", "predictor", "--results", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "predictor against 11 simulated points of m" in out and "within 1.5 points" in out

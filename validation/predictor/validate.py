@@ -232,9 +232,10 @@ def run_predictor_validation(model: str, results: Path, out: Path, *, data: str 
 def format_predictor_validation(summary: dict) -> str:
     lines = [(f"predictor against {summary['points']} simulated points of {summary['model']} "
              f"({summary['refused']} refused): {summary['csv']}")]
+    tolerance = summary.get("tolerance", summary["target"])  # as the command line returns it, or as stored
     for method in ("compounded", "linear"):
         m = summary[method]
-        lines.append(f"  {method:10s} within {100 * summary['target']:.1f} points (simulated > "
+        lines.append(f"  {method:10s} within {100 * tolerance:.1f} points (simulated > "
                      f"{100 * summary['high']:.0f} %): {m['within_target_high']}, mean error "
                      f"{100 * (m['mean_error_high'] or 0):+.2f}; collapses caught {m['collapses_caught']}; "
                      f"Spearman {m['spearman']:.3f}")
