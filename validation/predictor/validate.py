@@ -19,6 +19,7 @@ simulation puts above ``HIGH``; the share of collapses (simulated below ``COLLAP
 from __future__ import annotations
 
 import csv
+import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,6 +187,16 @@ def summarise(rows: list[dict]) -> dict:
             "target": TARGET, "high": HIGH, "collapse": COLLAPSE, "collapse_predicted": COLLAPSE_PREDICTED}
 
 
+HELDOUT_EXPERIMENT = "predictor-heldout"
+"""The held-out set's rows: summarised apart from the sweeps (the predictor is never tuned on them)."""
+
+
+def split_heldout(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(the rows of every other experiment, the held-out set's rows)."""
+    return ([r for r in rows if r["experiment"] != HELDOUT_EXPERIMENT],
+            [r for r in rows if r["experiment"] == HELDOUT_EXPERIMENT])
+
+
 def write_validation(rows: list[dict], path: Path) -> None:
     """The comparison CSV (COLUMNS), written whole and atomically."""
     with atomic_file(path, "w", newline="") as handle:
@@ -221,8 +232,9 @@ def run_predictor_validation(model: str, results: Path, out: Path, *, data: str 
     subsets = Subsets(profile, load_or_calibrate(profile))
     with tqdm(total=len(rows), desc="predicting", unit="point", disable=not progress) as bar:
         compared = compare_rows(rows, subsets, bar, calibration_images=int(net.calibration.shape[0]))
-    summary = {"model": model, "results": str(results), **summarise(compared),
-               "csv": str(Path(out) / f"{model}.csv")}
+    sweeps, heldout = split_heldout(compared)
+    summary = {"model": model, "results": str(results), **summarise(sweeps),
+               "heldout": summarise(heldout) if heldout else None, "csv": str(Path(out) / f"{model}.csv")}
     write_validation(compared, Path(out) / f"{model}.csv")
     with atomic_file(Path(out) / f"{model}-summary.json", "w") as handle:
         json.dump(summary, handle, indent=2)
@@ -233,9 +245,10 @@ def format_predictor_validation(summary: dict) -> str:
     lines = [(f"predictor against {summary['points']} simulated points of {summary['model']} "
              f"({summary['refused']} refused): {summary['csv']}")]
     tolerance = summary.get("tolerance", summary["target"])  # as the command line returns it, or as stored
-    for method in ("compounded", "linear"):
-        m = summary[method]
-        lines.append(f"  {method:10s} within {100 * tolerance:.1f} points (simulated > "
+    parts = [("", summary)] + ([("held-out ", summary["heldout"])] if summary.get("heldout") else [])
+    for (label, part), method in itertools.product(parts, ("compounded", "linear")):
+        m = part[method]
+        lines.append(f"  {label}{method:10s} within {100 * tolerance:.1f} points (simulated > "
                      f"{100 * summary['high']:.0f} %): {m['within_target_high']}, mean error "
                      f"{100 * (m['mean_error_high'] or 0):+.2f}; collapses caught {m['collapses_caught']}; "
                      f"Spearman {m['spearman']:.3f}")
