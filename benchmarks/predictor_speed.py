@@ -32,9 +32,8 @@ from aimc.validation.predictor.accuracy_model import predict_from_errors
 from aimc.validation.predictor.compounding import calibrate, load_or_calibrate
 from aimc.validation.predictor.core import layer_errors
 from aimc.validation.predictor.heldout import draw_heldout
-from aimc.validation.predictor.measure import load_or_measure, measure
+from aimc.validation.predictor.measure import load_or_measure, measure, store
 from aimc.validation.predictor.network import Quantisation
-from aimc.validation.predictor.profile import cache_dir, profile_key, save
 
 from aimc import Scheme
 from aimc.results import atomic_file
@@ -45,15 +44,14 @@ def _machine(device: str) -> dict:
     return {"device": name, "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
-def one_time_step(model: str, images: int | None, device: str, batch_size: int, store: bool = False) -> dict:
+def one_time_step(model: str, images: int | None, device: str, batch_size: int, keep: bool = False) -> dict:
     start = time.perf_counter()
     net = load_network(model, images=images, device=device)
     loaded = time.perf_counter()
     profile = measure(net, Quantisation(), batch_size=batch_size, progress=True)
     measured = time.perf_counter()
-    if store:  # the entry the first aimc predict would have made: later schemes on this cache reuse it
-        profile.key = profile_key(net, Quantisation())
-        save(profile, cache_dir() / "predictor" / f"{profile.key}.npz")
+    if keep:  # the entry the first aimc predict would have made: later schemes on this cache reuse it
+        store(profile, net, Quantisation())
     calibrate(profile)
     return {"model": model, "images": profile.images, "load_seconds": loaded - start,
             "measure_seconds": measured - loaded, "calibrate_seconds": time.perf_counter() - measured,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -40,14 +41,25 @@ from .profile import (
     save,
 )
 
-__all__ = ["load_or_measure", "measure"]
+__all__ = ["load_or_measure", "measure", "store"]
+
+
+def _entry(key: str) -> Path:
+    """The cache file of the profile keyed ``key``."""
+    return cache_dir() / "predictor" / f"{key}.npz"
+
+
+def store(profile: Profile, net: Network, q: Quantisation, injections: bool = True) -> None:
+    """Keep a profile measured on ``net`` as the cache entry :func:`load_or_measure` would have made."""
+    profile.key = profile_key(net, q) + ("" if injections else "-noinj")
+    save(profile, _entry(profile.key))
 
 
 def load_or_measure(net: Network, q: Quantisation, *, batch_size: int = 64, progress: bool = True,
                     injections: bool = True) -> tuple[Profile, bool]:
     """The cached profile of ``net`` (measured and stored first if there is none); (profile, was cached)."""
     key = profile_key(net, q) + ("" if injections else "-noinj")
-    path = cache_dir() / "predictor" / f"{key}.npz"
+    path = _entry(key)
     if path.is_file():
         try:
             profile = load(path)
@@ -56,8 +68,7 @@ def load_or_measure(net: Network, q: Quantisation, *, batch_size: int = 64, prog
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache entry is measured again (and replaced atomically)
     profile = measure(net, q, batch_size=batch_size, progress=progress, injections=injections)
-    profile.key = key
-    save(profile, path)
+    store(profile, net, q, injections)
     return profile, False
 
 
