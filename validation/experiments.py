@@ -92,6 +92,7 @@ from .accuracy import (
 )
 from .cluster import Cluster, Runner, add_cluster_arguments, cluster_from_args, open_runner
 from .models import REFERENCE_MODELS
+from .predictor.heldout import predictor_experiments
 
 __all__ = [
     "EXPERIMENTS",
@@ -330,13 +331,6 @@ def _layer_experiments() -> list[Experiment]:
         )
         for arch, groups in (("vit", VIT_GROUPS), ("resnet50", RESNET50_GROUPS))
     ]
-
-
-def predictor_experiments() -> list[Experiment]:
-    """The accuracy predictor's held-out set and development points (:mod:`.predictor.heldout`)."""
-    from .predictor.heldout import predictor_experiments as drawn
-
-    return drawn()
 
 
 def _experiments() -> list[Experiment]:
