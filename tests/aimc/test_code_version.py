@@ -42,6 +42,16 @@ NETWORK_CASES = {
                                           "device.read_noise.alpha": 0.02}),
 }
 
+_MVM_SINCE_2 = {  # per-device read noise drawn only for the devices a read drives: only the read-noise case moved
+    "design-a": (0.04712339553706273, 9.535849195080693e-05),
+    "design-e ideal cells": (0.0422073538017486, -0.019510533302417195),
+    "offset unit column, read noise": (0.402220791375404, 0.046917959560308156),
+    "differential slices, drift and stuck cells": (0.4492094279491668, 0.028965817098722462),
+}
+_NETWORK_SINCE_1 = {
+    "design-a": (0.051391515880823135, -0.01096445880830288),
+    "offset 2-bit slices, 8-bit calibrated ADC": (0.050326574593782425, -0.012347420677542686),
+}
 RECORDED = {
     1: {
         "mvm": {
@@ -50,35 +60,12 @@ RECORDED = {
             "offset unit column, read noise": (0.39597449519360883, 0.05092114868274849),
             "differential slices, drift and stuck cells": (0.4492094279491668, 0.028965817098722462),
         },
-        "network": {
-            "design-a": (0.051391515880823135, -0.01096445880830288),
-            "offset 2-bit slices, 8-bit calibrated ADC": (0.050326574593782425, -0.012347420677542686),
-        },
+        "network": _NETWORK_SINCE_1,
     },
-    2: {  # per-device read noise drawn only for the devices a read drives: only the read-noise case moves
-        "mvm": {
-            "design-a": (0.04712339553706273, 9.535849195080693e-05),
-            "design-e ideal cells": (0.0422073538017486, -0.019510533302417195),
-            "offset unit column, read noise": (0.402220791375404, 0.046917959560308156),
-            "differential slices, drift and stuck cells": (0.4492094279491668, 0.028965817098722462),
-        },
-        "network": {
-            "design-a": (0.051391515880823135, -0.01096445880830288),
-            "offset 2-bit slices, 8-bit calibrated ADC": (0.050326574593782425, -0.012347420677542686),
-        },
-    },
-    3: {  # network read noise output-referred by default: only the network read-noise case moves
-        "mvm": {
-            "design-a": (0.04712339553706273, 9.535849195080693e-05),
-            "design-e ideal cells": (0.0422073538017486, -0.019510533302417195),
-            "offset unit column, read noise": (0.402220791375404, 0.046917959560308156),
-            "differential slices, drift and stuck cells": (0.4492094279491668, 0.028965817098722462),
-        },
-        "network": {
-            "design-a": (0.051391515880823135, -0.01096445880830288),
-            "offset 2-bit slices, 8-bit calibrated ADC": (0.050326574593782425, -0.012347420677542686),
-            "design-a, read noise": (0.05188160017132759, -0.012345640920102596),
-        },
+    2: {"mvm": _MVM_SINCE_2, "network": _NETWORK_SINCE_1},
+    3: {  # network read noise output-referred by default: only the network read-noise case moved
+        "mvm": _MVM_SINCE_2,
+        "network": {**_NETWORK_SINCE_1, "design-a, read noise": (0.05188160017132759, -0.012345640920102596)},
     },
 }
 """For each engine version: (relative rms, bias) of each MVM case, (mean |logit|, mean logit) of each network."""
