@@ -34,6 +34,9 @@ are deterministic and run one chip; those with device errors run ``chips`` (defa
   calibrated range widened to the granular range times a power of two), since its inner-percentile 8-bit
   range does not line up with the signal levels of its 2-bit cells. Design D is not described in any
   available source.
+* ``design-e-factorial``: which part of design E decides its accuracy: the offset removed by a unit column
+  or digitally, x the paper-era or the 2022 SONOS fit, x the calibrated, aligned or granular ADC range, each
+  beside the same offset and range with ideal cells.
 * ``cell-si-mapping`` / ``cell-sp-mapping``: accuracy vs alpha of state-independent (0.25-2 % of Gmax)
   and state-proportional (2-40 %) programming error, differential vs offset, unsliced; no ADC (the cell
   error alone), 1152 rows, infinite On/Off, clipping to [g_min, 1].
@@ -190,6 +193,27 @@ def _design_points() -> tuple[Point, ...]:
     )
 
 
+DESIGN_E_OFFSETS = ("unit_column", "digital")
+DESIGN_E_FITS = ("sonos-paper", "sonos-2022")
+DESIGN_E_RANGES = ("calibrated", "aligned", "granular")
+
+
+def _design_e_factorial() -> tuple[Point, ...]:
+    """Design E with each part that could decide its accuracy varied: the offset's removal x the SONOS fit
+    x the ADC range rule, and each offset x range with ideal cells (what the range alone costs)."""
+    with_errors = tuple(
+        Point(f"{offset} {fit} {policy}", {"mapping.offset": offset, "device.programming.model": fit,
+                                           "adc.range": policy}, preset="design-e")
+        for offset in DESIGN_E_OFFSETS for fit in DESIGN_E_FITS for policy in DESIGN_E_RANGES
+    )
+    ideal = tuple(
+        Point(f"{offset} ideal cells {policy}", {"mapping.offset": offset, "adc.range": policy, **_IDEAL_CELLS},
+              preset="design-e")
+        for offset in DESIGN_E_OFFSETS for policy in DESIGN_E_RANGES
+    )
+    return with_errors + ideal
+
+
 def _cell_experiments() -> list[Experiment]:
     """The programming-error sweeps (no ADC: the cell error alone)."""
     return [
@@ -340,6 +364,12 @@ def _experiments() -> list[Experiment]:
             "designs",
             "the paper's designs A, B, C, E with SONOS programming error, and with ideal cells",
             _design_points(),
+        ),
+        Experiment(
+            "design-e-factorial",
+            "design E: offset removal (unit column, digital) x SONOS fit (paper-era, 2022) x ADC range rule "
+            "(calibrated, aligned, granular), and each offset x range with ideal cells",
+            _design_e_factorial(),
         ),
         *_cell_experiments(),
         *_array_experiments(),

@@ -18,3 +18,23 @@ def test_unknown_names_are_refused_with_what_is_allowed(spec, field):
     with pytest.raises(ValueError, match=field) as info:
         point_scheme(spec)
     assert "allowed:" in str(info.value)
+
+
+def test_design_e_factorial_varies_only_its_three_factors():
+    """Every factorial point is the design-e preset with the offset removal, the SONOS fit (or ideal cells) and
+    the ADC range rule changed, and the grid is complete: 2 x 2 x 3 with errors, 2 x 3 with ideal cells."""
+    from itertools import product
+
+    from aimc.presets import get_preset
+
+    experiment = EXPERIMENTS["design-e-factorial"]
+    preset = get_preset("design-e").to_dict()
+    seen = set()
+    for point in experiment.points:
+        scheme = experiment.scheme(point)
+        seen.add((scheme.mapping.offset, scheme.device.programming.model, scheme.adc.range))
+        changed = {section for section in preset if scheme.to_dict()[section] != preset[section]}
+        assert changed <= {"mapping", "device", "adc"}, point.label
+        assert scheme.array.rows == 72 and scheme.weights.slices == 4 and scheme.inputs.accumulation == "digital"
+    fits = ("sonos-paper", "sonos-2022", "none")
+    assert seen == set(product(("unit_column", "digital"), fits, ("calibrated", "aligned", "granular")))
