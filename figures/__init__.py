@@ -65,7 +65,9 @@ def run_figure(name: str, quick: bool = False, plot_only: bool = False, progress
                 made["files"].append(str(module.compute(quick=quick, progress=progress)))
                 made["computed"] = True
                 made["new_rows"] = len(_base.read_rows(_base.data_path(name, quick))) - before
-            made["files"] += [str(p) for p in module.plot(quick=quick)]
+            with _base.style():
+                drawn = module.plot(quick=quick)
+            made["files"] += [str(p) for png in drawn for p in (png, png.with_suffix(".pdf"))]
         except FigureSkipped as e:
             made["skipped"] = str(e)
     made["seconds"] = round(time.perf_counter() - start, 2)

@@ -18,7 +18,11 @@ A figure module defines
 module attributes :data:`DATA_DIR`, :data:`GALLERY_DIR` and :data:`RESULTS_DIR`, read at call time and set
 for one run by :func:`folders` (tests point them at a temporary directory). ``quick`` runs use small sizes
 (for tests) and write to ``<name>.quick.csv`` / ``<name>.quick.png`` so they never overwrite the gallery.
-Drawing uses matplotlib's object API with the Agg canvas (no pyplot state); images are written atomically.
+Drawing uses matplotlib's object API with the Agg canvas (no pyplot state); images are written atomically,
+each PNG with a vector PDF beside it (TrueType fonts embedded, no creation date: the same figure gives the
+same bytes). One style for every figure (:func:`style`): the Okabe-Ito palette, which stays distinguishable
+under the common colour-vision deficiencies, as the colour cycle (``C0`` blue, ``C1`` orange, ...), and for
+the figures laid out as the paper's (:data:`SINGLE_COLUMN` wide) fonts of 7-8 pt.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import matplotlib
+from cycler import cycler
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
@@ -41,7 +47,9 @@ __all__ = [
     "FIGURES_DIR",
     "GALLERY_DIR",
     "MAPPING_COLORS",
+    "PALETTE",
     "RESULTS_DIR",
+    "SINGLE_COLUMN",
     "FigureSkipped",
     "colormap",
     "compute_points",
@@ -56,6 +64,7 @@ __all__ = [
     "read_rows",
     "rows_for",
     "save_figure",
+    "style",
 ]
 
 FIGURES_DIR = Path("aimc_figures")
@@ -67,7 +76,40 @@ RESULTS_DIR = Path(DEFAULT_RESULTS_DIR)
 """Where the validation runs' accuracy CSVs (``<model>/<experiment>.csv``) and MVM sweep (``mvm/mvm.csv``) are
 read from by the plot-only figures (``aimc figures --results``)."""
 DPI = 110
+PAPER_DPI = 200
+"""PNG resolution of the single-column figures (the multi-panel overviews keep :data:`DPI`: they are large)."""
+PALETTE = {
+    "blue": "#0072B2", "orange": "#E69F00", "bluish green": "#009E73", "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7", "sky blue": "#56B4E9", "yellow": "#F0E442", "black": "#000000",
+}
+"""Okabe & Ito's colour-blind-safe palette, in the order of the colour cycle (``C0`` ... ``C7``)."""
 MAPPING_COLORS = {"differential": "C0", "offset": "C1", "offset, unit column": "C3"}
+SINGLE_COLUMN = 3.5
+"""Width (inches) of a figure laid out as the paper's: one column of a two-column page."""
+STYLE = {
+    "axes.prop_cycle": cycler(color=list(PALETTE.values())),
+    "image.cmap": "viridis",
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "svg.fonttype": "none",
+}
+"""Every figure: the palette, and fonts embedded as TrueType in the PDF (editable, and searchable text)."""
+SINGLE_COLUMN_STYLE = {
+    **STYLE,
+    "font.size": 7.5, "axes.titlesize": 7.5, "axes.labelsize": 7.5, "xtick.labelsize": 7, "ytick.labelsize": 7,
+    "legend.fontsize": 7, "figure.titlesize": 8, "axes.linewidth": 0.6, "lines.linewidth": 1.1,
+    "lines.markersize": 3.5, "xtick.major.width": 0.6, "ytick.major.width": 0.6, "xtick.minor.width": 0.4,
+    "ytick.minor.width": 0.4, "grid.linewidth": 0.4, "grid.alpha": 0.35, "legend.frameon": False,
+    "legend.handlelength": 1.8, "errorbar.capsize": 1.5, "axes.titlepad": 3.0,
+}
+"""The single-column figures: fonts of at least 7 pt at :data:`SINGLE_COLUMN` inches, thin lines."""
+
+
+@contextlib.contextmanager
+def style(single_column: bool = False) -> Iterator[None]:
+    """The project's style while drawing (artists take their colours and fonts when they are created)."""
+    with matplotlib.rc_context(SINGLE_COLUMN_STYLE if single_column else STYLE):
+        yield
 
 
 class FigureSkipped(Exception):
@@ -185,8 +227,15 @@ def new_mosaic(layout: list[list[str]], size: tuple[float, float], **kwargs) -> 
 
 
 def save_figure(fig: Figure, name: str, quick: bool = False, suffix: str = "", dpi: int = DPI) -> Path:
-    """Write the PNG to the gallery atomically (:func:`aimc.results.atomic_file`) and return its path."""
+    """Write the PNG and the PDF beside it to the gallery atomically (:func:`aimc.results.atomic_file`) and
+    return the PNG's path.
+
+    The PDF's metadata hold no creation date, so redrawing unchanged data leaves the file unchanged.
+    """
     path = gallery_path(name, quick, suffix)
-    with atomic_file(path, "wb") as handle:
-        fig.savefig(handle, dpi=dpi, format="png")
+    with matplotlib.rc_context({"pdf.fonttype": 42}):
+        with atomic_file(path, "wb") as handle:
+            fig.savefig(handle, dpi=dpi, format="png")
+        with atomic_file(path.with_suffix(".pdf"), "wb") as handle:
+            fig.savefig(handle, format="pdf", metadata={"CreationDate": None})
     return path

@@ -20,7 +20,18 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from . import _base
+from . import _accuracy, _base
+from ._accuracy import baseline as _baseline
+from ._accuracy import best_runs as _best
+from ._accuracy import design_groups, design_key
+from ._accuracy import finished as _done
+from ._accuracy import images_text as _images
+from ._accuracy import one_test_set as _latest
+from ._accuracy import planned as _planned
+from ._accuracy import series as _series
+from ._accuracy import split_label as _split
+
+__all__ = ["clipping_pairs", "design_groups", "design_notes", "plot"]
 
 NAME = "accuracy_sweeps"
 TITLE = "Top-1 accuracy sweeps of the reference ResNet-50s (from validation/results)"
@@ -44,81 +55,9 @@ CLIPPING = "clipping"
 CLIPPED, UNCLIPPED = "cell-si-mapping", "cell-si-noclip"
 
 
-def _models() -> list[Path]:
-    root = _base.RESULTS_DIR
-    if not root.is_dir():
-        return []
-    return sorted(d for d in root.iterdir() if d.is_dir() and d.name != "mvm" and any(d.glob("*.csv")))
-
-
-def _done(rows: list[dict]) -> list[dict]:
-    return [r for r in rows if r.get("point") and r.get("accuracy_mean", "") != ""]
-
-
-def _best(rows: list[dict]) -> dict[tuple[str, str], dict]:
-    """(point, images) -> the row of that point and test-set size with the most chips."""
-    best: dict[tuple[str, str], dict] = {}
-    for r in rows:
-        key = (r["point"], r.get("images", ""))
-        if key not in best or _base.number(r, "chips") >= _base.number(best[key], "chips"):
-            best[key] = r
-    return best
-
-
-def _latest(rows: list[dict], images: str | None = None) -> list[dict]:
-    """The finished points of one experiment at one test-set size (``images``, else the size that covers the
-    most points, then the largest), one row per point (the run with the most chips): points are compared on
-    the same images."""
-    done = _done(rows)
-    if not done:
-        return []
-    if images is None:
-        sizes: dict[str, set] = {}
-        for r in done:
-            sizes.setdefault(r.get("images", ""), set()).add(r["point"])
-        images = max(sizes, key=lambda size: (len(sizes[size]), _base.number({"i": size}, "i")))
-    return [r for (_, size), r in _best(done).items() if size == images]
-
-
-def _planned(experiment: str) -> list[str] | None:
-    """The point labels :mod:`aimc.validation.experiments` defines for an experiment (None if unknown)."""
-    try:
-        from aimc.validation.experiments import EXPERIMENTS
-    except ImportError:  # the validation extras (torch) are not installed: draw without the count
-        return None
-    exp = EXPERIMENTS.get(experiment)
-    return None if exp is None else [p.label for p in exp.points]
-
-
-def _images(size: str) -> str:
-    return f"{int(_base.number({'i': size}, 'i')):,}" if size else "?"
-
-
-def _baseline(rows: list[dict]) -> float | None:
-    """The 8-bit quantised digital accuracy (%) most of these rows were run against."""
-    values = [round(100 * _base.number(r, "baseline_quantized"), 4) for r in rows if r.get("baseline_quantized")]
-    return max(set(values), key=values.count) if values else None
-
-
-def _split(label: str, token: str) -> tuple[str, float]:
-    """(series, x) of a point label such as ``offset-2b alpha=0.005``: the x token removed from the series."""
-    parts = label.split()
-    x = next(float(p.split("=", 1)[1]) for p in parts if p.startswith(f"{token}="))
-    return " ".join(p for p in parts if not p.startswith(f"{token}=")), x
-
-
 def _style(series: str) -> dict:
     offset = series.startswith("offset")
     return {"ls": "--" if offset else "-", "marker": "s" if offset else "o"}
-
-
-def _series(rows: list[dict], token: str, scale: float) -> dict[str, list[tuple[float, float, float]]]:
-    series: dict[str, list[tuple[float, float, float]]] = {}
-    for r in rows:
-        name, x = _split(r["point"], token)
-        series.setdefault(name, []).append(
-            (x * scale, 100 * _base.number(r, "accuracy_mean"), 100 * _base.number(r, "accuracy_std")))
-    return {name: sorted(pts) for name, pts in sorted(series.items())}
 
 
 def _sweep_panel(ax, experiment: str, tables: dict[str, list[dict]]) -> None:
@@ -158,40 +97,12 @@ def _sweep_panel(ax, experiment: str, tables: dict[str, list[dict]]) -> None:
     ax.legend(fontsize=7, ncol=2)
 
 
-IDEAL = " ideal cells"
-
-
-def _design_key(point: str) -> tuple[str, str, bool]:
-    """(design, variant, ideal cells) of a designs point label: ``design-e granular ADC ideal cells`` is
-    (``design-e``, ``granular ADC``, True); ``design-a`` is (``design-a``, ``""``, False)."""
-    ideal = point.endswith(IDEAL)
-    design, _, variant = point[: -len(IDEAL) if ideal else None].partition(" ")
-    return design, variant, ideal
-
-
-def _group_label(design: str, variant: str) -> str:
-    return f"{design} ({variant})" if variant else design
-
-
-def design_groups(rows: list[dict]) -> tuple[str, list[tuple[str, dict | None, dict | None]]]:
-    """The bars of the designs panel: the test-set size they share (see :func:`_latest`) and one group per
-    design and variant (a design's own point first, then its variants such as ``granular ADC``, each from
-    the point label), as (group label, ideal-cells row or None, device-error row or None)."""
-    chosen = _latest(rows)
-    groups: dict[tuple[str, str], dict[bool, dict]] = {}
-    for r in chosen:
-        design, variant, ideal = _design_key(r["point"])
-        groups.setdefault((design, variant), {})[ideal] = r
-    images = chosen[0].get("images", "") if chosen else ""
-    return images, [(_group_label(*key), groups[key].get(True), groups[key].get(False)) for key in sorted(groups)]
-
-
 def design_notes(rows: list[dict], images: str) -> list[str]:
     """One line per designs point finished only or also at another test-set size than the panel's, e.g.
     ``design-a, 10,000 images (5 chips): 62.80 ± 0.14 %``."""
     other = [(size, point, r) for (point, size), r in _best(_done(rows)).items() if size != images]
     lines = []
-    for size, point, r in sorted(other, key=lambda o: (_base.number({"i": o[0]}, "i"), _design_key(o[1]))):
+    for size, point, r in sorted(other, key=lambda o: (_base.number({"i": o[0]}, "i"), design_key(o[1]))):
         chips = int(_base.number(r, "chips"))
         mean, std = 100 * _base.number(r, "accuracy_mean"), 100 * _base.number(r, "accuracy_std")
         spread = f" ± {std:.2f}" if chips > 1 else ""
@@ -232,8 +143,8 @@ def _designs_panel(ax, rows: list[dict]) -> None:
     notes += design_notes(rows, images)
     planned = _planned(DESIGNS)
     if planned:
-        ran = {_group_label(*_design_key(r["point"])[:2]) for r in _done(rows)}
-        missing = list(dict.fromkeys(g for g in (_group_label(*_design_key(p)[:2]) for p in planned) if g not in ran))
+        ran = {_accuracy.group_label(*design_key(r["point"])[:2]) for r in _done(rows)}
+        missing = list(dict.fromkeys(g for g in (_accuracy.group_label(*design_key(p)[:2]) for p in planned) if g not in ran))
         if missing:
             notes.append(f"not run yet: {', '.join(missing)}")
     # bars in the lower part of the axes, legend and notes above them
@@ -347,7 +258,7 @@ def _layout(panels: list[str], tables: dict[str, list[dict]]) -> list[list[str]]
 
 
 def plot(quick: bool = False) -> list[Path]:
-    models = _models()
+    models = _accuracy.model_folders()
     if not models:
         raise _base.FigureSkipped(
             f"{NAME}: no accuracy CSV under {_base.RESULTS_DIR} yet; run `aimc experiments "

@@ -52,9 +52,16 @@ def rows_of(name: str) -> list[dict]:
 
 
 def png_written(name: str, suffix: str = "") -> None:
+    """The PNG and the vector PDF beside it."""
     path = _base.gallery_path(name, quick=True, suffix=suffix)
     assert path.is_file() and path.stat().st_size > 10_000
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def with_pdfs(*pngs) -> list[str]:
+    """The files a figure run lists: each PNG, then its PDF."""
+    return [str(f) for png in pngs for f in (png, Path(png).with_suffix(".pdf"))]
 
 
 def pick(table, **match) -> dict:
@@ -250,7 +257,8 @@ def test_accuracy_sweeps_draws_the_experiment_csvs_present(dirs):
         for p, acc in (("design-a", 0.62), ("design-a ideal cells", 0.63), ("design-e", 0.3))
     ])
     result = run_figure("accuracy_sweeps", quick=True)
-    assert result["skipped"] is None and len(result["files"]) == 1
+    assert result["skipped"] is None
+    assert result["files"] == with_pdfs(_base.gallery_path("accuracy_sweeps", True, "-resnet50-tinyimagenet"))
     png_written("accuracy_sweeps", suffix="-resnet50-tinyimagenet")
 
 
@@ -305,7 +313,7 @@ SWEEP_ROWS = [
 def test_mvm_figures_draw_the_validation_csv(dirs, name):
     _write_csv(_base.RESULTS_DIR / "mvm" / "mvm.csv", SWEEP_ROWS)
     result = run_figure(name, quick=True)
-    assert result["skipped"] is None and result["files"] == [str(_base.gallery_path(name, quick=True))]
+    assert result["skipped"] is None and result["files"] == with_pdfs(_base.gallery_path(name, quick=True))
     png_written(name)
 
 
@@ -317,7 +325,8 @@ def test_predictor_figure_draws_one_image_per_model(dirs):
     for model in ("net-one", "net-two"):
         _write_csv(_base.RESULTS_DIR / "predictor" / f"{model}.csv", rows)
     result = run_figure("predictor_identity", quick=True)
-    assert result["files"] == [str(_base.gallery_path("predictor_identity", True, f"-{m}")) for m in ("net-one", "net-two")]
+    assert result["files"] == with_pdfs(*(_base.gallery_path("predictor_identity", True, f"-{m}")
+                                          for m in ("net-one", "net-two")))
     assert all(Path(f).stat().st_size > 10_000 for f in result["files"])
 
 
@@ -334,6 +343,7 @@ def test_figures_are_written_under_out_and_read_results_from_results(tmp_path, m
     assert main(["figures", "error_budget", "--quick", "--no-progress", "--json"]) == 0
     files = json.loads(capsys.readouterr().out)["files"]
     assert sorted(files) == ["aimc_figures/data/error_budget.quick.csv",
+                             "aimc_figures/gallery/error_budget.quick.pdf",
                              "aimc_figures/gallery/error_budget.quick.png"]
     assert all((tmp_path / f).is_file() for f in files)
     _write_csv(tmp_path / "runs" / "mvm" / "mvm.csv", SWEEP_ROWS)
@@ -341,7 +351,7 @@ def test_figures_are_written_under_out_and_read_results_from_results(tmp_path, m
             "--results", "runs"]
     assert main(argv + ["--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["files"] == ["elsewhere/gallery/mvm_identity.quick.png"]
+    assert result["files"] == ["elsewhere/gallery/mvm_identity.quick.png", "elsewhere/gallery/mvm_identity.quick.pdf"]
     assert "elsewhere/data/error_budget.quick.csv" in result["skipped"]["error_budget"]  # its data is under --out
     assert main(["figures", "mvm_identity", "--quick"]) == 0  # no --results: aimc_results/ holds no sweep
     assert "skipped: mvm_identity: no MVM validation CSV under aimc_results" in capsys.readouterr().out
@@ -378,7 +388,7 @@ def test_cli_json_lists_the_files_written(dirs, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["computed"] == ["error_budget"] and result["quick"] is True
     assert sorted(result["files"]) == sorted([str(_base.data_path("error_budget", True)),
-                                              str(_base.gallery_path("error_budget", True))])
+                                              *with_pdfs(_base.gallery_path("error_budget", True))])
     assert result["figures"][0]["new_rows"] == len(error_budget.points(quick=True))
     assert main(["figures", "error_budget", "--quick", "--no-progress"]) == 0  # finished: nothing recomputed
     assert "0 new CSV rows, drawn in" in capsys.readouterr().out

@@ -70,7 +70,7 @@ def test_sweep_writes_resumes_and_summarises(tmp_path, monkeypatch):
     for name in ("mvm_identity", "mvm_regimes"):  # the figures draw the sweep's own CSV, from that folder
         drawn = run_figure(name, out=tmp_path / "figures", results=tmp_path)
         assert drawn["skipped"] is None
-        assert drawn["files"] == [str(tmp_path / "figures" / "gallery" / f"{name}.png")]
+        assert drawn["files"] == [str(tmp_path / "figures" / "gallery" / f"{name}.{kind}") for kind in ("png", "pdf")]
 
     def fail(*args, **kwargs):
         raise AssertionError("a finished point was recomputed")
