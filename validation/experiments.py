@@ -53,6 +53,8 @@ are deterministic and run one chip; those with device errors run ``chips`` (defa
   differential vs offset (the paper's Fig. 17); inputs as in ``adc-bits``.
 * ``adc-rows-input-bits``: ``adc-rows`` for offset with an ADC conversion per input bit (1-bit input slices
   accumulated digitally), the input handling of the paper's offset designs.
+* ``parasitics-unit-column``: ``parasitics`` for offset with a unit column instead of a digital offset
+  (the paper's offset designs), whose column sees the same wire resistance as the weights.
 * ``cell-si-crosssim``: ``cell-si-mapping`` under CrossSim 3.2's default conventions (On/Off 100, clipping
   at 0 only), to tell a property of the mappings from one of the clipping rule.
 * ``layers-vit`` / ``layers-resnet50``: which layers cost the accuracy. Programming error (state-independent
@@ -295,6 +297,26 @@ def _array_experiments() -> list[Experiment]:
                 for rows in ROWS
             ),
             {"inputs.slice_bits": 1, "inputs.accumulation": "digital", "adc.bits": 8, "adc.range": "calibrated"},
+            deterministic=True,
+        ),
+        Experiment(
+            "parasitics-unit-column",
+            "parasitics for offset with the offset removed by a unit column in each array (the closed form: "
+            "the column sees the same wire resistance, so subtracting it cancels most of the offset's error)",
+            tuple(
+                Point(f"offset unit column rows={rows} r={r:g}", {"array.rows": rows, "parasitics.r": r})
+                for rows in (144, 1152)
+                for r in (1e-5, 1e-4, 3e-4, 1e-3)
+            ),
+            {
+                **_ANALOG_ACCUMULATION,
+                "mapping.kind": "offset",
+                "mapping.offset": "unit_column",
+                "weights.slices": 1,
+                "adc.bits": 8,
+                "adc.range": "calibrated",
+                "parasitics.topology": "gate_bitline",
+            },
             deterministic=True,
         ),
         Experiment(

@@ -38,3 +38,18 @@ def test_design_e_factorial_varies_only_its_three_factors():
         assert scheme.array.rows == 72 and scheme.weights.slices == 4 and scheme.inputs.accumulation == "digital"
     fits = ("sonos-paper", "sonos-2022", "none")
     assert seen == set(product(("unit_column", "digital"), fits, ("calibrated", "aligned", "granular")))
+
+
+def test_parasitics_unit_column_is_parasitics_offset_with_a_unit_column():
+    """Each point is the offset point of ``parasitics`` at the same rows and r, with only the offset's removal
+    changed, so the two files compare the digital offset with the unit column under the same wires."""
+    unit = EXPERIMENTS["parasitics-unit-column"]
+    digital = EXPERIMENTS["parasitics"]
+    offset_points = {p.label.removeprefix("offset "): p for p in digital.points if p.label.startswith("offset ")}
+    assert len(unit.points) == len(offset_points) == 8
+    for point in unit.points:
+        scheme = unit.scheme(point).to_dict()
+        reference = digital.scheme(offset_points[point.label.removeprefix("offset unit column ")]).to_dict()
+        assert scheme["mapping"]["offset"] == "unit_column" and reference["mapping"]["offset"] == "digital"
+        scheme["mapping"]["offset"] = reference["mapping"]["offset"]
+        assert scheme == reference, point.label
