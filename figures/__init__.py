@@ -27,12 +27,31 @@ FIGURES = (
     "error_budget",
     "conductance",
     "adc_histogram",
+    "fig20_bitline_current",
+    "fig07_conductance",
+    "figs08_13_si_mapping",
+    "figs08_13_sp_mapping",
+    "figs08_13_si_slices",
+    "figs08_13_sp_slices",
+    "figs08_13_clipping",
+    "figs08_13_mvm_mapping",
+    "figs08_13_mvm_slicing",
+    "fig14_adc_histogram",
+    "fig15_adc_range",
+    "fig16_adc_bits",
+    "fig16_mvm_adc_bits",
+    "fig17_adc_rows",
+    "fig22_parasitics",
+    "table4_designs",
+    "table5_full_test",
     "accuracy_sweeps",
     "mvm_identity",
     "mvm_regimes",
     "predictor_identity",
 )
-"""The registry: figure names, each the module ``aimc.figures.<name>``, in gallery order."""
+"""The registry: figure names, each the module ``aimc.figures.<name>``. The figures that compute their data
+come first, so that ``--all`` has made the CSVs the single-column figures redraw (``fig07_conductance``
+draws ``conductance``'s) before drawing them."""
 
 
 def figure_names() -> list[str]:

@@ -114,12 +114,16 @@ def series(rows: list[dict], token: str, scale: float) -> dict[str, list[tuple[f
 
 class Point:
     """A point label of the sweeps, ``offset-2b rows=144 r=1e-05``: the mapping, its bits per cell (None:
-    unsliced) and the swept values."""
+    unsliced) and the swept values. Words without ``=`` after the first qualify the mapping:
+    ``offset unit column rows=144 r=1e-05`` is the mapping ``offset, unit column``."""
 
     def __init__(self, label: str):
         first, *rest = label.split()
         self.label = label
         self.mapping, _, cells = first.partition("-")
+        qualifiers = " ".join(p for p in rest if "=" not in p)
+        if qualifiers:
+            self.mapping = f"{self.mapping}, {qualifiers}"
         self.bits_per_cell = int(cells[:-1]) if cells.endswith("b") and cells[:-1].isdigit() else None
         self.values = {k: float(v) for k, v in (p.split("=", 1) for p in rest if "=" in p)}
 
