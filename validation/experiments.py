@@ -300,6 +300,30 @@ def _array_experiments() -> list[Experiment]:
             deterministic=True,
         ),
         Experiment(
+            "parasitics",
+            "ideal devices, 8-bit calibrated ADC, wire resistance r, 144 and 1152 rows, "
+            "differential vs offset (exact circuit solves)",
+            tuple(
+                Point(f"{label} rows={rows} r={r:g}", {**over, "array.rows": rows, "parasitics.r": r})
+                for label, over in UNSLICED
+                for rows in (144, 1152)
+                for r in (1e-5, 1e-4, 3e-4, 1e-3)
+            ),
+            {
+                **_ANALOG_ACCUMULATION,
+                "adc.bits": 8,
+                "adc.range": "calibrated",
+                "parasitics.topology": "gate_bitline",
+            },
+            deterministic=True,
+        ),
+    ]
+
+
+def _wire_experiments() -> list[Experiment]:
+    """Wire resistance with the offset removed by a unit column (beside ``parasitics``' digital offset)."""
+    return [
+        Experiment(
             "parasitics-unit-column",
             "parasitics for offset with the offset removed by a unit column in each array (the closed form: "
             "the column sees the same wire resistance, so subtracting it cancels most of the offset's error)",
@@ -313,24 +337,6 @@ def _array_experiments() -> list[Experiment]:
                 "mapping.kind": "offset",
                 "mapping.offset": "unit_column",
                 "weights.slices": 1,
-                "adc.bits": 8,
-                "adc.range": "calibrated",
-                "parasitics.topology": "gate_bitline",
-            },
-            deterministic=True,
-        ),
-        Experiment(
-            "parasitics",
-            "ideal devices, 8-bit calibrated ADC, wire resistance r, 144 and 1152 rows, "
-            "differential vs offset (exact circuit solves)",
-            tuple(
-                Point(f"{label} rows={rows} r={r:g}", {**over, "array.rows": rows, "parasitics.r": r})
-                for label, over in UNSLICED
-                for rows in (144, 1152)
-                for r in (1e-5, 1e-4, 3e-4, 1e-3)
-            ),
-            {
-                **_ANALOG_ACCUMULATION,
                 "adc.bits": 8,
                 "adc.range": "calibrated",
                 "parasitics.topology": "gate_bitline",
@@ -395,6 +401,7 @@ def _experiments() -> list[Experiment]:
         ),
         *_cell_experiments(),
         *_array_experiments(),
+        *_wire_experiments(),
         *_layer_experiments(),
         *predictor_experiments(),
     ]
