@@ -300,17 +300,23 @@ class Gap:
 def select(rows: ModelRows, wanted: list[Wanted]) -> tuple[dict[Wanted, Measurement] | None, list[Gap]]:
     """The usable rows of every wanted point at one image count and seed (the largest at which all exist),
     or None and an evidence entry per experiment saying what is missing."""
+    found, gaps = select_partial(rows, wanted)
+    return (None, gaps) if gaps else (found, [])
+
+
+def select_partial(rows: ModelRows, wanted: list[Wanted]) -> tuple[dict[Wanted, Measurement], list[Gap]]:
+    """The usable rows of the wanted points at the image count and seed where most of them exist, and the
+    evidence entries of those missing there (none when all exist)."""
     wanted_set, groups = set(wanted), {}
     for experiment in dict.fromkeys(e for e, _ in wanted):
         for m in rows.of(experiment).usable:
             if (experiment, m.point) in wanted_set:
                 groups.setdefault(m.group, {})[(experiment, m.point)] = m
     if not groups:
-        return None, _gaps(rows, wanted, None)
+        return {}, _gaps(rows, wanted, None)
     group, found = max(groups.items(), key=lambda item: (len(item[1]), item[0][0]))
-    if len(found) == len(wanted_set):
-        return found, []
-    return None, _gaps(rows, [w for w in wanted if w not in found], group[0])
+    missing = [w for w in wanted if w not in found]
+    return found, (_gaps(rows, missing, group[0]) if missing else [])
 
 
 def _gaps(rows: ModelRows, missing: list[Wanted], images: int | None) -> list[Gap]:
@@ -685,10 +691,13 @@ def _near_note() -> str:
 
 def fig17_offset(rows: ModelRows, experiment: str) -> Outcome:
     """Offset is near-ideal only within <= FIG17_ROWS rows and <= FIG17_BITS_PER_CELL bits per cell, and
-    somewhere within them."""
-    ms, untested = _size_points(rows, experiment, "offset")
-    if untested:
-        return untested
+    somewhere within them. One near-ideal point outside those bounds contradicts the claim whatever the points
+    not run yet show, so a partial sweep can contradict it; only the whole sweep can reproduce it."""
+    labels = [label for label, s, _ in points_of(experiment) if s.mapping.kind == "offset"]
+    found, gaps = select_partial(rows, [(experiment, label) for label in labels])
+    ms = list(found.values())
+    if not ms:
+        return _untested(experiment, gaps)
     near = [m for m in ms if near_ideal(m)]
     beyond_rows = [m for m in near if m.scheme.array.rows > FIG17_ROWS]
     beyond_bits = [m for m in near if m.scheme.bits_per_slice > FIG17_BITS_PER_CELL]
@@ -699,7 +708,12 @@ def fig17_offset(rows: ModelRows, experiment: str) -> Outcome:
     numbers = [f"near-ideal beyond {FIG17_ROWS} rows: {_where(beyond_rows)}",
                f"near-ideal with more than {FIG17_BITS_PER_CELL} bits per cell: {_where(beyond_bits)}",
                f"near-ideal within {within}: {len(reached)} of {len(inside)} points", *_size_table(ms), _near_note()]
-    return Outcome(experiment, verdict, numbers, ms)
+    if gaps:
+        verdict = CONTRADICTED if beyond_rows or beyond_bits else NOT_TESTED
+        numbers.insert(0, f"{len(ms)} of {len(labels)} points run" + (
+            ": a near-ideal point outside the bounds contradicts the claim whatever the others show"
+            if verdict == CONTRADICTED else ": none of them contradicts the claim yet"))
+    return Outcome(experiment, verdict, numbers, ms, missing=gaps)
 
 
 def judge_fig17_offset(rows: ModelRows, done: dict) -> list[Outcome]:

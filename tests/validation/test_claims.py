@@ -179,6 +179,24 @@ def test_fig17_offset_contradicted_when_4_bit_cells_are_near_ideal_at_1152_rows(
     assert "near-ideal with more than 2 bits per cell: 4 b/cell at 1152 rows" in entry["numbers"]
 
 
+def test_a_partial_fig17_sweep_contradicts_only_with_a_counterexample(tmp_path):
+    """Points not run yet cannot undo a near-ideal point beyond the bounds, but they can undo a reproduction:
+    a partial sweep is contradicted by a counterexample and otherwise not tested, never reproduced."""
+    small = lambda s: s.array.rows <= 144  # noqa: E731 - the sweep's first points only
+    _sweep(tmp_path, "adc-rows-input-bits", _fig17_paper, keep=small, images=2000)
+    [entry] = [e for e in _claim(tmp_path, "fig17-offset")["evidence"]
+               if e["on"] == "adc-rows-input-bits" and not e["missing"]]
+    assert entry["verdict"] == "not tested" and "none of them contradicts the claim yet" in entry["numbers"][0]
+
+    write_csv_atomic(tmp_path / MODEL / "adc-rows-input-bits.csv", [])
+    _sweep(tmp_path, "adc-rows-input-bits", lambda s: DIGITAL, keep=small, images=2000)  # 8 b/cell near-ideal
+    result = _claim(tmp_path, "fig17-offset")
+    [entry] = [e for e in result["evidence"] if e["on"] == "adc-rows-input-bits" and not e["missing"]]
+    assert entry["verdict"] == "contradicted" and entry["numbers"][0].startswith("8 of 20 points run")
+    [gap] = [e for e in result["evidence"] if e["on"] == "adc-rows-input-bits" and e["missing"]]
+    assert "12 of the adc-rows-input-bits points" in gap["numbers"][0]
+
+
 def test_design_e_depends_on_the_adc_range_rule(tmp_path):
     accuracy = {"design-a": 0.63, "design-e": 0.005, "design-e granular ADC": 0.62, "design-e aligned ADC": 0.01}
     _sweep(tmp_path, "designs", lambda s: 0.63, keep=lambda s: False)  # the file, empty
