@@ -181,7 +181,8 @@ def test_fig17_offset_contradicted_when_4_bit_cells_are_near_ideal_at_1152_rows(
 
 def test_a_partial_fig17_sweep_contradicts_only_with_a_counterexample(tmp_path):
     """Points not run yet cannot undo a near-ideal point beyond the bounds, but they can undo a reproduction:
-    a partial sweep is contradicted by a counterexample and otherwise not tested, never reproduced."""
+    a partial sweep is contradicted by a counterexample (near-ideal as measured, not only within 2 SE) and
+    otherwise not tested, never reproduced."""
     small = lambda s: s.array.rows <= 144  # noqa: E731 - the sweep's first points only
     _sweep(tmp_path, "adc-rows-input-bits", _fig17_paper, keep=small, images=2000)
     [entry] = [e for e in _claim(tmp_path, "fig17-offset")["evidence"]
@@ -193,6 +194,12 @@ def test_a_partial_fig17_sweep_contradicts_only_with_a_counterexample(tmp_path):
     result = _claim(tmp_path, "fig17-offset")
     [entry] = [e for e in result["evidence"] if e["on"] == "adc-rows-input-bits" and not e["missing"]]
     assert entry["verdict"] == "contradicted" and entry["numbers"][0].startswith("8 of 20 points run")
+
+    write_csv_atomic(tmp_path / MODEL / "adc-rows-input-bits.csv", [])  # 2 points below digital: within 2 SE
+    _sweep(tmp_path, "adc-rows-input-bits", lambda s: DIGITAL - 0.02, keep=small, images=1000)
+    [entry] = [e for e in _claim(tmp_path, "fig17-offset")["evidence"]
+               if e["on"] == "adc-rows-input-bits" and not e["missing"]]
+    assert entry["verdict"] == "not tested"
     [gap] = [e for e in result["evidence"] if e["on"] == "adc-rows-input-bits" and e["missing"]]
     assert "12 of the adc-rows-input-bits points" in gap["numbers"][0]
 
