@@ -238,11 +238,18 @@ def test_fig17_panels_are_the_adc_rows_of_each_mapping(drawn, model):
         expected = _accuracy_points(rows, "2000", lambda p, m=mapping: _cells_and_rows(p, m))
         assert len(expected) == 4 and all(len(v) == 5 for v in expected.values())  # 4 cells x 5 array sizes
         assert {label: sorted(zip(x, y)) for label, x, y in curves(ax)} == pytest.approx(expected), (model, mapping)
-    if not (RESULTS / model / "adc-rows-input-bits.csv").is_file():
+    paper_path = RESULTS / model / "adc-rows-input-bits.csv"
+    if not paper_path.is_file():
         assert "missing: offset with an ADC per input bit" in fig.get_suptitle()
+        return
+    paper_rows = csv_rows(paper_path)
+    [images] = {r["images"] for r in paper_rows}
+    expected = _accuracy_points(paper_rows, images, lambda p: _cells_and_rows(p, "offset"))
+    assert {label: sorted(zip(x, y)) for label, x, y in curves(fig.axes[2])} == pytest.approx(expected), model
 
 
 def test_fig17_draws_the_paper_configured_sweep_when_it_exists(results):
+    (results / TINY / "adc-rows-input-bits.csv").unlink(missing_ok=True)  # the committed copy, if any
     tables = tables_of(results / TINY)
     without = fig17_adc_rows._draw(tables, TINY)
     assert len(without.axes) == 2 and "adc-rows-input-bits.csv not committed" in without.get_suptitle()
@@ -267,6 +274,7 @@ def _drawn_series(ax) -> list[tuple[str, list]]:
 
 
 def test_fig22_draws_the_unit_column_beside_the_digital_offset_when_it_exists(results):
+    (results / TINY / "parasitics-unit-column.csv").unlink(missing_ok=True)  # the committed copy, if any
     without = _paper._draw_sweep(tables_of(results / TINY), TINY, fig22_parasitics.SWEEP)
     assert "parasitics-unit-column.csv not committed" in without.get_suptitle()
     add_experiment(results, "parasitics", "parasitics-unit-column", lambda p: p.startswith("offset "),
@@ -281,6 +289,7 @@ def test_fig22_draws_the_unit_column_beside_the_digital_offset_when_it_exists(re
 
 
 def test_clipping_figure_adds_the_crosssim_conventions_when_they_exist(results):
+    (results / TINY / "cell-si-crosssim.csv").unlink(missing_ok=True)  # the committed copy, if any
     tables = tables_of(results / TINY)
     without = figs08_13_clipping._draw(tables, TINY)
     assert "cell-si-crosssim.csv not committed" in without.get_suptitle()
