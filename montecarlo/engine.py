@@ -391,13 +391,17 @@ def _bernoulli_positions(
         expected = (n - at) * p
         count = draws if draws is not None else int(expected + 4.0 * expected**0.5) + 16
         gaps = torch.empty(count, dtype=torch.float64, device=device).geometric_(p, generator=generator)
-        ends = gaps.cumsum_(0).add_(at)  # 1-based trial index of each success
+        ends = gaps.cumsum_(0)  # 1-based trial index of each success
+        if at:  # later rounds only: adding 0 would change no value, at the cost of a pass
+            ends.add_(at)
         last = float(ends[-1])
-        parts.append(ends[ends <= n])
+        # every gap is at least one trial, so the ends increase: those within n are a prefix (no mask pass)
+        parts.append(ends[: int(torch.searchsorted(ends, float(n), right=True))] if last > n else ends)
         if last >= n:
             break
         at = last
-    return (torch.cat(parts) - 1).to(torch.int64)
+    ends = parts[0] if len(parts) == 1 else torch.cat(parts)
+    return ends.to(torch.int64).sub_(1)
 
 
 def profile_signals(
