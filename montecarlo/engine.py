@@ -331,40 +331,45 @@ class SignalProfile:
     def _bottom_k(self, k: int, flat: torch.Tensor) -> None:
         gen = self._generator(flat.device)
         start = 0
-        if self._threshold[k] is None:  # filling: keep every value, with its key
-            kept = 0 if self._keys[k] is None else self._keys[k].numel()
-            start = min(self.total_cap - kept, flat.numel())
-            keys = torch.rand(start, generator=gen, dtype=torch.float64, device=flat.device)
-            values = flat[:start].to(torch.float64)
-            if self._keys[k] is not None:
-                keys, values = torch.cat([self._keys[k], keys]), torch.cat([self.samples[k][0], values])
-            self._keys[k], self.samples[k] = keys, [values]
-            if keys.numel() < self.total_cap:
+        if self._threshold[k] is None:
+            start = self._fill(k, flat, gen)
+            if self._threshold[k] is None:
                 return
-            self._threshold[k] = float(keys.max())
         rest = flat[start:]
-        if rest.numel() == 0:
-            return
         t = self._threshold[k]
-        if t <= 0.0:  # every kept key is 0: nothing can enter (probability ~ 2**-53)
+        if rest.numel() == 0 or t <= 0.0:  # t = 0: every kept key is 0, nothing can enter (probability ~ 2**-53)
             return
         where = _bernoulli_positions(rest.numel(), t, gen, rest.device)
         if where.numel() == 0:
             return
-        keys = t * torch.rand(where.numel(), generator=gen, dtype=torch.float64, device=rest.device)
-        self._pending[k].append((keys, rest[where].to(torch.float64)))
+        keys = torch.rand(where.numel(), generator=gen, dtype=torch.float64, device=rest.device).mul_(t)
+        # survivors wait in the signal's own dtype: widening after the merge's selection gives the same float64
+        # values and converts only the kept ones (a first call of many caps has nearly every signal survive)
+        self._pending[k].append((keys, rest[where]))
         self._pending_size[k] += where.numel()
         if self._pending_size[k] >= self.total_cap:
             self._merge(k)
+
+    def _fill(self, k: int, flat: torch.Tensor, gen: torch.Generator) -> int:
+        """Keep every value until the sample of slice k is full, each with its key; how many of ``flat`` it took."""
+        kept = 0 if self._keys[k] is None else self._keys[k].numel()
+        start = min(self.total_cap - kept, flat.numel())
+        keys = torch.rand(start, generator=gen, dtype=torch.float64, device=flat.device)
+        values = flat[:start].to(torch.float64)
+        if self._keys[k] is not None:
+            keys, values = torch.cat([self._keys[k], keys]), torch.cat([self.samples[k][0], values])
+        self._keys[k], self.samples[k] = keys, [values]
+        if keys.numel() == self.total_cap:
+            self._threshold[k] = float(keys.max())
+        return start
 
     def _merge(self, k: int) -> None:
         """Keep the ``total_cap`` smallest keys of the sample and the buffered survivors; lower the threshold."""
         if not self._pending[k]:
             return
         keys = torch.cat([self._keys[k], *(p[0] for p in self._pending[k])])
-        values = torch.cat([self.samples[k][0], *(p[1] for p in self._pending[k])])
         keys, pick = torch.topk(keys, self.total_cap, largest=False, sorted=False)
-        self._keys[k], self.samples[k] = keys, [values[pick]]
+        self._keys[k], self.samples[k] = keys, [_take(self.samples[k][0], [p[1] for p in self._pending[k]], pick)]
         self._threshold[k] = float(keys.max())
         self._pending[k], self._pending_size[k] = [], 0
 
@@ -391,13 +396,27 @@ def _bernoulli_positions(
         expected = (n - at) * p
         count = draws if draws is not None else int(expected + 4.0 * expected**0.5) + 16
         gaps = torch.empty(count, dtype=torch.float64, device=device).geometric_(p, generator=generator)
-        ends = gaps.cumsum_(0).add_(at)  # 1-based trial index of each success
+        ends = gaps.cumsum_(0)  # 1-based trial index of each success
+        if at:  # later rounds only: adding 0 would change no value, at the cost of a pass
+            ends.add_(at)
         last = float(ends[-1])
-        parts.append(ends[ends <= n])
+        # every gap is at least one trial, so the ends increase: those within n are a prefix (no mask pass)
+        parts.append(ends[: int(torch.searchsorted(ends, float(n), right=True))] if last > n else ends)
         if last >= n:
             break
         at = last
-    return (torch.cat(parts) - 1).to(torch.int64)
+    ends = parts[0] if len(parts) == 1 else torch.cat(parts)
+    return ends.to(torch.int64).sub_(1)
+
+
+def _take(kept: torch.Tensor, waiting: list[torch.Tensor], pick: torch.Tensor) -> torch.Tensor:
+    """float64 values at ``pick`` of ``kept`` followed by ``waiting``, gathered from the two where they lie:
+    the survivors (often many times the sample) are not widened and copied whole to keep a few of them."""
+    held = kept.numel()
+    waiting_values = waiting[0] if len(waiting) == 1 else torch.cat(waiting)
+    from_kept = kept[pick.clamp(max=held - 1)]
+    from_waiting = waiting_values[(pick - held).clamp_(min=0)].to(torch.float64)
+    return torch.where(pick < held, from_kept, from_waiting)
 
 
 def profile_signals(
