@@ -183,7 +183,7 @@ def test_a_partial_fig17_sweep_contradicts_only_with_a_counterexample(tmp_path):
     """Points not run yet cannot undo a near-ideal point beyond the bounds, but they can undo a reproduction:
     a partial sweep is contradicted by a counterexample (near-ideal as measured, not only within 2 SE) and
     otherwise not tested, never reproduced."""
-    small = lambda s: s.array.rows <= 144  # noqa: E731 - the sweep's first points only
+    small = lambda s: s.array.rows <= 144  # the sweep's first points only
     _sweep(tmp_path, "adc-rows-input-bits", _fig17_paper, keep=small, images=2000)
     [entry] = [e for e in _claim(tmp_path, "fig17-offset")["evidence"]
                if e["on"] == "adc-rows-input-bits" and not e["missing"]]
