@@ -14,7 +14,16 @@ import dataclasses
 import math
 from typing import Any
 
-__all__ = ["ConfigError", "field_doc", "spec", "validate_fields"]
+__all__ = ["ConfigError", "UnknownName", "field_doc", "spec", "validate_fields"]
+
+
+class UnknownName(KeyError):
+    """A name that no registry holds (a mapping, an ADC range policy, a device law). The message names the
+    field and what is allowed; the command line reports it in one line, while any other KeyError is a bug
+    and keeps its traceback."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class ConfigError(ValueError):

@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ._fields import ConfigError
+from ._fields import ConfigError, UnknownName
 from .cli_common import quiet_broken_pipe
 
 __all__ = ["build_parser", "main"]
@@ -246,9 +246,8 @@ def _run(argv: list[str]) -> int:
         return args.func(args)
     except KeyboardInterrupt as e:
         return _interrupted(command, isinstance(e, Terminated))
-    except (ConfigError, ValueError, OSError, KeyError, zipfile.BadZipFile) as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"aimc {command}: error: {_one_line(str(message))}", file=sys.stderr)
+    except (ConfigError, ValueError, OSError, UnknownName, zipfile.BadZipFile) as e:
+        print(f"aimc {command}: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._fields import ConfigError
+from ._fields import ConfigError, UnknownName
 
 if TYPE_CHECKING:
     import numpy as np
@@ -271,7 +271,7 @@ def device_law(name: str) -> DeviceLaw:
     try:
         return DEVICE_LAWS[name]
     except KeyError:
-        raise KeyError(f"unknown device law {name!r}; known: {', '.join(sorted(DEVICE_LAWS))}") from None
+        raise UnknownName(f"unknown device law {name!r}; known: {', '.join(sorted(DEVICE_LAWS))}") from None
 
 
 def replace_law(law: DeviceLaw, **changes: Any) -> DeviceLaw:

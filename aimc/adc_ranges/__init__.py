@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from aimc._fields import UnknownName
 from aimc.adc import ADCRange, power_of_two_ranges
 
 from ._base import RangeContext, RangePolicy
@@ -35,7 +36,7 @@ def range_policy(name: str) -> RangePolicy:
     try:
         return RANGE_POLICIES[name]
     except KeyError:
-        raise KeyError(f"adc.range: unknown policy {name!r}; allowed: {', '.join(RANGE_POLICIES)}") from None
+        raise UnknownName(f"adc.range: unknown policy {name!r}; allowed: {', '.join(RANGE_POLICIES)}") from None
 
 
 def slice_ranges(

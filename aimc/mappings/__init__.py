@@ -9,6 +9,8 @@ one module here, listed below; the conformance suite then checks it, theory agai
 
 from __future__ import annotations
 
+from aimc._fields import UnknownName
+
 from ._base import Conversion, SignedMapping
 from .differential import Differential
 from .offset import Offset
@@ -28,4 +30,4 @@ def get_mapping(name: str) -> SignedMapping:
     try:
         return MAPPINGS[name]
     except KeyError:
-        raise KeyError(f"mapping.kind: unknown mapping {name!r}; allowed: {', '.join(MAPPINGS)}") from None
+        raise UnknownName(f"mapping.kind: unknown mapping {name!r}; allowed: {', '.join(MAPPINGS)}") from None
