@@ -281,6 +281,7 @@ def load_network(
     seed: int = 0,
     device: str | torch.device = "cpu",
     shared_dir: str | os.PathLike | None = None,
+    progress: bool = True,
 ) -> Network:
     """The float network ``model``, its test images and its calibration images.
 
@@ -296,15 +297,16 @@ def load_network(
             a seeded pick of the set). ImageNet path: how many to hold out.
         images: test images, a fixed seeded class-balanced subset (None: all).
         seed: seed of that subset.
+        progress: a progress bar while many images are decoded.
     """
     check_network_arguments(model, data=data, val_map=val_map, calibration=calibration,
                             calibration_images=calibration_images, images=images, seed=seed, shared_dir=shared_dir)
     dev = resolve_device(device)
     if model in REFERENCE_MODELS:
         x, y, cal, (mean, std) = _reference_images(model, data, calibration, calibration_images, images, seed,
-                                                    shared_dir)
+                                                    shared_dir, progress)
     else:
-        x, y, cal = _imagenet_images(data, val_map, calibration, calibration_images, images, seed)
+        x, y, cal = _imagenet_images(data, val_map, calibration, calibration_images, images, seed, progress)
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     net = load_model(model, shared_dir).to(dev).eval()
     return Network(
@@ -321,19 +323,19 @@ def load_network(
     )
 
 
-def _reference_images(model, data, calibration, calibration_images, images, seed, shared_dir) -> tuple:
+def _reference_images(model, data, calibration, calibration_images, images, seed, shared_dir, progress) -> tuple:
     """(test images, labels, calibration images, (mean, std)) of a reference model."""
     spec = reference_model(model)
     test = _named("--data", lambda: ZipImageFolder(data if data is not None else
                                                  shared_file("data", spec.test_zip, shared_dir)))
     if test.classes and len(test.classes) != spec.num_classes:
         raise ValueError(f"--data: {len(test.classes)} classes, but {model} has {spec.num_classes} outputs")
-    x, y = load_images(test, _take(test, images, seed))
+    x, y = load_images(test, _take(test, images, seed), progress)
     cal = _load_calibration_file(calibration) if calibration is not None else calibration_set(model, shared_dir)[0]
     return x, y, _pick(cal, calibration_images, CALIBRATION_SEED), (spec.mean, spec.std)
 
 
-def _imagenet_images(data, val_map, calibration, calibration_images, images, seed) -> tuple:
+def _imagenet_images(data, val_map, calibration, calibration_images, images, seed, progress) -> tuple:
     """(test images, labels, calibration images) of the ImageNet path; unless a calibration file is given,
     the calibration images are a seeded, class-balanced pick held out of ``data``."""
     if data is None:
@@ -352,8 +354,8 @@ def _imagenet_images(data, val_map, calibration, calibration_images, images, see
     else:
         n_cal = min(calibration_images or CALIBRATION_IMAGES, len(dataset) - 1)
         held = balanced_subset(dataset.targets, n_cal, CALIBRATION_SEED)
-        cal = load_images(dataset, held)[0]
-    x, y = load_images(dataset, _take(dataset, images, seed, held))
+        cal = load_images(dataset, held, progress)[0]
+    x, y = load_images(dataset, _take(dataset, images, seed, held), progress)
     return x, y, cal
 
 

@@ -178,7 +178,8 @@ def _run_one(args: argparse.Namespace, scheme, scheme_name: str, request: RowReq
             networks.clear()  # one network in memory at a time
             networks[where] = load_network(args.model, data=args.data, val_map=args.val_map,
                                            calibration=args.calibration, calibration_images=args.calibration_images,
-                                           images=args.images, seed=args.seed, device=args.device)
+                                           images=args.images, seed=args.seed, device=args.device,
+                                           progress=not args.no_progress)
         if request is not None:
             _check_row_identity(request.row, networks[where])
         return networks[where]

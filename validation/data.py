@@ -234,14 +234,17 @@ class ImageNetValFolder(_LabelledImages):
         return imagenet_transform(image)
 
 
-def load_images(dataset: Dataset, indices: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def load_images(dataset: Dataset, indices: Sequence[int] | None = None,
+                progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Decode ``dataset[i]`` for each index (all if None) into (uint8 [N, 3, H, W], int64 [N]).
 
-    All images must have the same size. A progress bar is shown above PROGRESS_THRESHOLD images.
+    All images must have the same size. A progress bar is shown above PROGRESS_THRESHOLD images, unless
+    ``progress`` is False.
     """
     indices = range(len(dataset)) if indices is None else indices
     images, labels = [], []
-    for index in tqdm(indices, desc="decoding images", disable=len(indices) <= PROGRESS_THRESHOLD):
+    quiet = not progress or len(indices) <= PROGRESS_THRESHOLD
+    for index in tqdm(indices, desc="decoding images", disable=quiet):
         image, label = dataset[index]
         images.append(image)
         labels.append(label)

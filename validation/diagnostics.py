@@ -165,7 +165,8 @@ def run_diagnostics(args: argparse.Namespace) -> int:
     base, _ = scheme_from_args(args, MEASUREMENT_CONDITIONS)
     schemes = [(v, base.with_overrides(v)) for v in _variations(args.vary)]
     with tqdm(total=len(schemes), desc="diagnostics", unit="scheme", disable=args.no_progress) as bar:
-        net = load_network(args.model, images=args.images, seed=args.seed, device=args.device)
+        net = load_network(args.model, images=args.images, seed=args.seed, device=args.device,
+                           progress=not args.no_progress)
         inputs = normalise(net.images, net.mean, net.std).to(net.device)
         reference = convert_network(net, quantized_scheme(schemes[0][1]))
         for varied, scheme in schemes:

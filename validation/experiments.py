@@ -449,10 +449,12 @@ class ReferenceNetwork:
     device: str = "cpu"
     calibration: str | None = None
     calibration_images: int | None = CALIBRATION_IMAGES
+    progress: bool = True
 
     def load(self) -> Network:
         return load_network(self.model, images=self.images, seed=self.seed, device=self.device,
-                            calibration=self.calibration, calibration_images=self.calibration_images)
+                            calibration=self.calibration, calibration_images=self.calibration_images,
+                            progress=self.progress)
 
 
 NetworkSource = Network | ReferenceNetwork
@@ -730,7 +732,8 @@ def run_experiments(args: argparse.Namespace) -> dict:
 
 def _run_all(args: argparse.Namespace, cluster: Cluster, reports: list[dict], log) -> None:
     source = ReferenceNetwork(args.model, images=args.images, seed=args.seed, device=args.device,
-                              calibration=args.calibration, calibration_images=args.calibration_images)
+                              calibration=args.calibration, calibration_images=args.calibration_images,
+                              progress=not args.no_progress)
     deadline = None if args.max_seconds is None else time.time() + args.max_seconds
 
     def noted(message: str) -> None:  # every message follows a step: the note says what is kept now

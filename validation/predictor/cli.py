@@ -71,7 +71,7 @@ def load_profile(args: argparse.Namespace, scheme) -> tuple:
     start = time.perf_counter()
     net = load_network(args.model, data=args.data, val_map=args.val_map, calibration=args.calibration,
                        calibration_images=args.calibration_images, images=args.images, seed=args.seed,
-                       device=args.device)
+                       device=args.device, progress=not args.no_progress)
     profile, cached = load_or_measure(net, Quantisation.of(scheme), batch_size=args.batch_size,
                                       progress=not args.no_progress)
     return net, profile, load_or_calibrate(profile), cached, time.perf_counter() - start
